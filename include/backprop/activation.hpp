@@ -1,0 +1,162 @@
+// Activations: stateless policy types with the function and its derivative side by side.
+//
+// Every activation here writes its derivative in terms of its output a = f(z), as the tutorial's
+// sigmoidPrime(o) = o (1 - o) does. A layer therefore keeps only A for its backward pass, and
+// forward(Z, A) / backward(A, G) are all it calls:
+//
+//   forward:  Z (batch, units)  ->  A (batch, units)
+//   backward: A (batch, units), G = dL/dA (batch, units)  ->  G = dL/dZ, in place
+//
+// Adding an activation is one struct with a `name` (used by model files) and those two functions;
+// an elementwise one derives from Elementwise and states value(z) and derivative(a) instead.
+#pragma once
+
+#include <concepts>
+#include <ratio>
+#include <string_view>
+
+#include <Eigen/Core>
+
+#include "config.hpp"
+
+namespace backprop {
+
+// What a layer needs from an activation policy.
+template <class A>
+concept ActivationFunction = requires(Eigen::MatrixXd m) {
+  { A::name } -> std::convertible_to<std::string_view>;
+  A::forward(m, m);
+  A::backward(m, m);
+};
+
+// Turns an elementwise f (value) and f' written from the output (derivative) into forward/backward.
+template <class Derived>
+struct Elementwise {
+  // Z: (batch, units)  ->  A = f(Z): (batch, units)
+  template <class Z, class A>
+  static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
+    a.array() = Derived::value(z.array());
+  }
+  // A: (batch, units)  G: dL/dA (batch, units)  ->  G = dL/dA .* f'(Z), with f' read from A
+  template <class A, class G>
+  static void backward(const Eigen::MatrixBase<A>& a, Eigen::MatrixBase<G>& g) {
+    g.array() *= Derived::derivative(a.array());
+  }
+};
+
+// s(z) = 1 / (1 + e^-z)           s' = s (1 - s)
+// exp(-z) overflows to +inf (or Eigen's clamped maximum) for very negative z, and 1 / inf is the
+// right limit 0, so the plain formula is already stable in float and double.
+struct Sigmoid : Elementwise<Sigmoid> {
+  static constexpr std::string_view name = "sigmoid";
+  template <class Z>
+  static auto value(const Eigen::ArrayBase<Z>& z) {
+    using S = typename Z::Scalar;
+    return (S(1) + (-z).exp()).inverse();
+  }
+  template <class A>
+  static auto derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return a * (S(1) - a);
+  }
+};
+
+// tanh(z)                         tanh' = 1 - a^2
+struct Tanh : Elementwise<Tanh> {
+  static constexpr std::string_view name = "tanh";
+  template <class Z>
+  static auto value(const Eigen::ArrayBase<Z>& z) {
+    return z.tanh();
+  }
+  template <class A>
+  static auto derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return S(1) - a.square();
+  }
+};
+
+// max(z, 0)                       relu' = [a > 0]   (0 at the kink, as PyTorch)
+struct ReLU : Elementwise<ReLU> {
+  static constexpr std::string_view name = "relu";
+  template <class Z>
+  static auto value(const Eigen::ArrayBase<Z>& z) {
+    using S = typename Z::Scalar;
+    return z.max(S(0));
+  }
+  template <class A>
+  static auto derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return (a > S(0)).template cast<S>();
+  }
+};
+
+// z if z > 0 else slope z         f' = 1 if a > 0 else slope
+// The slope is a std::ratio so the type stays a stateless policy (clang 14 has no floating-point
+// template parameters). It must be positive: then a > 0 exactly when z > 0, so f' is read from A.
+template <class Slope = std::ratio<1, 100>>
+struct LeakyReLU : Elementwise<LeakyReLU<Slope>> {
+  static_assert(Slope::num > 0 && Slope::num < Slope::den,
+                "LeakyReLU: the slope must be in (0, 1)");
+  static constexpr std::string_view name = "leaky_relu";
+  static constexpr double slope = static_cast<double>(Slope::num) / static_cast<double>(Slope::den);
+
+  template <class Z>
+  static auto value(const Eigen::ArrayBase<Z>& z) {
+    using S = typename Z::Scalar;
+    return z.max(S(slope) * z);
+  }
+  template <class A>
+  static auto derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return S(slope) + S(1 - slope) * (a > S(0)).template cast<S>();
+  }
+};
+
+// softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|)     (no overflow at z = 1000)
+// softplus' = sigmoid(z) = 1 - e^-a = -expm1(-a)              (since e^a = 1 + e^z)
+struct Softplus : Elementwise<Softplus> {
+  static constexpr std::string_view name = "softplus";
+  template <class Z>
+  static auto value(const Eigen::ArrayBase<Z>& z) {
+    using S = typename Z::Scalar;
+    return z.max(S(0)) + (-z.abs()).exp().log1p();
+  }
+  template <class A>
+  static auto derivative(const Eigen::ArrayBase<A>& a) {
+    return -(-a).expm1();
+  }
+};
+
+// z                               f' = 1: backward leaves G as it is
+struct Identity {
+  static constexpr std::string_view name = "identity";
+  template <class Z, class A>
+  static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
+    a = z;
+  }
+  template <class A, class G>
+  static void backward(const Eigen::MatrixBase<A>&, Eigen::MatrixBase<G>&) {}
+};
+
+// softmax(z)_j = e^(z_j - m) / sum_k e^(z_k - m), per row (sample), m = max_k z_k for stability.
+// Jacobian per row: J = diag(a) - a a^T, so  dL/dz = a .* (g - <g, a>).
+// Row by row so that no per-batch temporary is allocated.
+struct Softmax {
+  static constexpr std::string_view name = "softmax";
+  template <class Z, class A>
+  static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
+    for (Index r = 0; r < z.rows(); ++r) {
+      a.row(r) = (z.row(r).array() - z.row(r).maxCoeff()).exp().matrix();
+      a.row(r) /= a.row(r).sum();
+    }
+  }
+  template <class A, class G>
+  static void backward(const Eigen::MatrixBase<A>& a, Eigen::MatrixBase<G>& g) {
+    for (Index r = 0; r < a.rows(); ++r) {
+      const auto dot = g.row(r).dot(a.row(r));
+      g.row(r).array() = a.row(r).array() * (g.row(r).array() - dot);
+    }
+  }
+};
+
+}  // namespace backprop

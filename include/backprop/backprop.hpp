@@ -1,0 +1,10 @@
+// backprop: header-only feedforward neural networks on Eigen. Include this one header.
+#pragma once
+
+#include "activation.hpp"  // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
+#include "config.hpp"      // version, errors
+#include "dense.hpp"       // Dense<In, Out, Activation, Bias>
+#include "init.hpp"        // StandardNormal, GlorotUniform, HeNormal
+#include "loss.hpp"        // HalfSumSquared, MeanSquared, BinaryCrossEntropy, SoftmaxCrossEntropy
+#include "network.hpp"     // Network<Scalar, Layers...>
+#include "optimizer.hpp"   // SGD

@@ -1,0 +1,150 @@
+// Losses: stateless policy types with value(output, target) and gradient(output, target).
+//
+//   O, Y: (batch, outputs)   value -> scalar   gradient -> dL/dO: (batch, outputs)
+//
+// A loss may fuse with the activation of the output layer (`fused_activation`): then the network
+// asks it for value_from_logits(Z, Y) and logit_gradient(A, Y) = dL/dZ, which stay exact where
+// going through the activation's own derivative would divide by numbers that underflow.
+// A loss that can only be used fused (SoftmaxCrossEntropy) has no gradient(O, Y).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <string_view>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "activation.hpp"
+#include "config.hpp"
+
+namespace backprop {
+
+// What a network needs from a loss policy.
+template <class L>
+concept LossFunction = requires(Eigen::MatrixXd m) {
+  { L::name } -> std::convertible_to<std::string_view>;
+  typename L::fused_activation;
+  { L::value(m, m) } -> std::convertible_to<double>;
+};
+
+// True when loss L takes over the derivative of output activation A.
+template <class L, class A>
+inline constexpr bool fuses_with = std::is_same_v<typename L::fused_activation, A>;
+
+namespace detail {
+// log(x), floored at -100 as PyTorch's BCELoss does: a saturated output gives a large, finite loss.
+template <class X>
+auto floored_log(const Eigen::ArrayBase<X>& x) {
+  using S = typename X::Scalar;
+  return x.log().max(S(-100));
+}
+}  // namespace detail
+
+// L = sum over samples and outputs of 1/2 (o - y)^2: the tutorial's loss.
+// dL/dO = o - y, so gradient descent with learning rate 1 is the tutorial's W += X^T delta.
+struct HalfSumSquared {
+  static constexpr std::string_view name = "half_sum_squared";
+  using fused_activation = void;
+
+  template <class O, class Y>
+  static typename O::Scalar value(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
+    using S = typename O::Scalar;
+    return S(0.5) * (o - y).squaredNorm();
+  }
+  template <class O, class Y>
+  static auto gradient(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
+    return o - y;
+  }
+};
+
+// L = mean over samples and outputs of (o - y)^2, as PyTorch's MSELoss.   dL/dO = 2 (o - y) / n
+struct MeanSquared {
+  static constexpr std::string_view name = "mean_squared";
+  using fused_activation = void;
+
+  template <class O, class Y>
+  static typename O::Scalar value(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
+    using S = typename O::Scalar;
+    return (o - y).squaredNorm() / static_cast<S>(o.size());
+  }
+  template <class O, class Y>
+  static auto gradient(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
+    using S = typename O::Scalar;
+    return (S(2) / static_cast<S>(o.size())) * (o - y);
+  }
+};
+
+// L = -mean(y log o + (1 - y) log(1 - o)) over samples and outputs, for outputs in (0, 1).
+// Fused with a Sigmoid output it is computed from the logits z:
+//   L = mean(max(z, 0) - z y + log1p(e^-|z|))      dL/dz = (s(z) - y) / n
+// which is exact for logits of +-1000 where log(s(z)) would be log(0).
+struct BinaryCrossEntropy {
+  static constexpr std::string_view name = "binary_cross_entropy";
+  using fused_activation = Sigmoid;
+
+  template <class O, class Y>
+  static typename O::Scalar value(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
+    using S = typename O::Scalar;
+    const auto p = o.array();
+    const auto t = y.array();
+    return -(t * detail::floored_log(p) + (S(1) - t) * detail::floored_log(S(1) - p)).mean();
+  }
+  // dL/dO = (o - y) / (o (1 - o)) / n, the denominator floored at 1e-12 as PyTorch does.
+  template <class O, class Y>
+  static auto gradient(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
+    using S = typename O::Scalar;
+    const auto p = o.array();
+    const S n = static_cast<S>(o.size());
+    return ((p - y.array()) / (p * (S(1) - p)).max(S(1e-12)) / n).matrix();
+  }
+  template <class Z, class Y>
+  static typename Z::Scalar value_from_logits(const Eigen::MatrixBase<Z>& z,
+                                              const Eigen::MatrixBase<Y>& y) {
+    using S = typename Z::Scalar;
+    const auto x = z.array();
+    return (x.max(S(0)) - x * y.array() + (-x.abs()).exp().log1p()).mean();
+  }
+  template <class A, class Y>
+  static auto logit_gradient(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
+    using S = typename A::Scalar;
+    return (S(1) / static_cast<S>(a.size())) * (a - y);
+  }
+};
+
+// Cross-entropy of a Softmax output, averaged over samples, as PyTorch's CrossEntropyLoss.
+// Each row of Y is a distribution over classes (one-hot or soft labels summing to 1).
+// Only fused: from the logits z of a row,
+//   L = logsumexp(z) - <y, z>          dL/dz = (softmax(z) - y) / batch
+// which stays finite and exact for logits of +-1000.
+struct SoftmaxCrossEntropy {
+  static constexpr std::string_view name = "softmax_cross_entropy";
+  using fused_activation = Softmax;
+
+  // From probabilities P (an evaluated Softmax output): -mean over rows of <y, log p>.
+  template <class P, class Y>
+  static typename P::Scalar value(const Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<Y>& y) {
+    using S = typename P::Scalar;
+    return -(y.array() * detail::floored_log(p.array())).sum() / static_cast<S>(p.rows());
+  }
+  template <class Z, class Y>
+  static typename Z::Scalar value_from_logits(const Eigen::MatrixBase<Z>& z,
+                                              const Eigen::MatrixBase<Y>& y) {
+    using S = typename Z::Scalar;
+    S total = 0;
+    for (Index r = 0; r < z.rows(); ++r) {
+      const S m = z.row(r).maxCoeff();
+      const S log_sum_exp = m + std::log((z.row(r).array() - m).exp().sum());
+      total += log_sum_exp * y.row(r).sum() - y.row(r).dot(z.row(r));
+    }
+    return total / static_cast<S>(z.rows());
+  }
+  template <class A, class Y>
+  static auto logit_gradient(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
+    using S = typename A::Scalar;
+    return (S(1) / static_cast<S>(a.rows())) * (a - y);
+  }
+};
+
+}  // namespace backprop

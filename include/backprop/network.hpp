@@ -1,0 +1,336 @@
+// Network<Scalar, Layers...>: a feedforward network composed of layers at compile time.
+//
+//   Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off>>
+//   net{StandardNormal{1}}; double loss = net.train_step(X, Y, HalfSumSquared{}, sgd);   // X: (3,
+//   2)  Y: (3, 1) auto scores = net.predict(X);                                  // (3, 1)
+//
+// Rows are samples (X is (batch, features)), as in the tutorial, numpy and PyTorch.
+// The network owns the parameters, their gradients and a training workspace; predict() uses only
+// the parameters and a workspace of its own, so it is const and safe to call from many threads.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <Eigen/Core>
+
+#include "config.hpp"
+#include "dense.hpp"
+#include "init.hpp"
+#include "loss.hpp"
+
+namespace backprop {
+
+namespace detail {
+
+// These three name the numbers in a compile error about adjacent layers.
+template <std::size_t I>
+struct layer {};
+template <int N>
+struct outputs_of_previous_layer {};
+template <int N>
+struct inputs {};
+
+template <class Layer, class Outputs, class Inputs>
+struct layer_sizes_agree;
+
+// Instantiated for every pair of adjacent layers. When the sizes differ, the compiler's
+// "required from" note spells out layer_sizes_agree<layer<I>, outputs_of_previous_layer<P>,
+// inputs<N>>: which layer, and both sizes.
+template <std::size_t I, int P, int N>
+struct layer_sizes_agree<layer<I>, outputs_of_previous_layer<P>, inputs<N>> {
+  static_assert(P == N || P == Dynamic || N == Dynamic,
+                "adjacent layers disagree: layer I takes N inputs but the layer before it has P "
+                "outputs; the compiler names I, P and N in layer_sizes_agree<layer<I>, "
+                "outputs_of_previous_layer<P>, inputs<N>>");
+  static constexpr bool value = true;
+};
+
+template <class... Layers, std::size_t... I>
+constexpr bool adjacent_sizes_agree(std::index_sequence<I...>) {
+  using All = std::tuple<Layers...>;
+  return (layer_sizes_agree<layer<I + 1>,
+                            outputs_of_previous_layer<std::tuple_element_t<I, All>::outputs>,
+                            inputs<std::tuple_element_t<I + 1, All>::inputs>>::value &&
+          ...);
+}
+
+// f(integral_constant<0>), f(integral_constant<1>), ...: a loop over layers with I known at
+// compile time, so each layer's own types are used.
+template <std::size_t... I, class F>
+constexpr void for_each_index(std::index_sequence<I...>, F&& f) {
+  (f(std::integral_constant<std::size_t, I>{}), ...);
+}
+template <std::size_t... I, class F>
+constexpr void for_each_index_reversed(std::index_sequence<I...>, F&& f) {
+  constexpr std::size_t n = sizeof...(I);
+  (f(std::integral_constant<std::size_t, n - 1 - I>{}), ...);
+}
+
+template <class L, class O, class Y>
+concept HasOutputGradient = requires(const O& o, const Y& y) {
+  L::gradient(o, y);
+};
+
+}  // namespace detail
+
+template <class Scalar_, class... Layers>
+class Network {
+  static_assert(std::is_floating_point_v<Scalar_>, "Network: the scalar must be float or double");
+  static_assert(sizeof...(Layers) > 0, "Network: give at least one layer");
+  static_assert(
+      detail::adjacent_sizes_agree<Layers...>(std::make_index_sequence<sizeof...(Layers) - 1>{}));
+
+ public:
+  using Scalar = Scalar_;
+  static constexpr std::size_t depth = sizeof...(Layers);
+  template <std::size_t I>
+  using Layer = std::tuple_element_t<I, std::tuple<Layers...>>;
+  using OutputLayer = Layer<depth - 1>;
+  static constexpr int inputs = Layer<0>::inputs;
+  static constexpr int outputs = OutputLayer::outputs;
+  static constexpr bool fixed_size =
+      ((Layers::inputs != Dynamic && Layers::outputs != Dynamic) && ...);
+
+  // widths[0] inputs, widths[i + 1] outputs of layer i.
+  using Widths = std::array<Index, depth + 1>;
+  using Parameters = std::tuple<typename Layers::template Parameters<Scalar>...>;
+  template <int Batch>
+  using Workspace = std::tuple<typename Layers::template Workspace<Scalar, Batch>...>;
+  template <int Batch>
+  using Output = detail::MatrixFor<Scalar, Batch, outputs>;
+
+  // All weights zero. The sizes come from the layer types.
+  Network() requires(fixed_size) : Network(Widths{Layers::inputs..., OutputLayer::outputs}) {}
+
+  // Weights from an initializer, such as StandardNormal{seed}.
+  template <WeightInitializer Init>
+  explicit Network(Init init) requires(fixed_size) : Network() {
+    initialize(init);
+  }
+
+  // All weights zero, with the widths given at run time: {inputs, hidden..., outputs}. Sizes
+  // fixed by a layer type must agree with them.
+  explicit Network(const Widths& widths)
+      : widths_(checked(widths)),
+        parameters_(make_parameters(std::make_index_sequence<depth>{})),
+        gradients_(make_parameters(std::make_index_sequence<depth>{})) {}
+
+  template <WeightInitializer Init>
+  Network(const Widths& widths, Init init) : Network(widths) {
+    initialize(init);
+  }
+
+  // Fills every W from init, layer by layer, and sets every b to zero.
+  template <WeightInitializer Init>
+  void initialize(Init&& init) {
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
+      auto& p = std::get<i>(parameters_);
+      init.fill(p.W);
+      if constexpr (Layer<i>::has_bias) p.b.setZero();
+    });
+  }
+
+  // X: (batch, inputs)  ->  (batch, outputs)
+  template <class X>
+  Output<X::RowsAtCompileTime> predict(const Eigen::MatrixBase<X>& x) const {
+    check_input(x, "predict");
+    Workspace<X::RowsAtCompileTime> ws;
+    resize(ws, x.rows());
+    forward(ws, x);
+    return std::move(std::get<depth - 1>(ws).A);
+  }
+
+  // X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
+  // parameter in gradients().
+  template <class X, class Y, LossFunction L>
+  Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                  const L& criterion) {
+    check_input(x, "backward");
+    check_target(x, y, "backward");
+    constexpr int batch = X::RowsAtCompileTime;
+    if constexpr (workspace_is_fixed<batch>) {
+      // Everything fits in fixed-size storage: keep it on the stack, no allocation.
+      Workspace<batch> ws;
+      return backward(ws, x, y, criterion);
+    } else {
+      resize(training_workspace_, x.rows());  // allocates only when the batch size changes
+      return backward(training_workspace_, x, y, criterion);
+    }
+  }
+
+  // One step of training: backward, then the optimizer updates every parameter. Returns the loss
+  // before the update.
+  template <class X, class Y, LossFunction L, class Optimizer>
+  Scalar train_step(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                    const L& criterion, Optimizer& optimizer) {
+    const Scalar value = backward(x, y, criterion);
+    optimizer.step(*this);
+    return value;
+  }
+
+  // The loss of the current parameters on (X, Y), without gradients.
+  template <class X, class Y, LossFunction L>
+  Scalar loss(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L&) const {
+    check_input(x, "loss");
+    check_target(x, y, "loss");
+    Workspace<X::RowsAtCompileTime> ws;
+    resize(ws, x.rows());
+    forward(ws, x);
+    const auto& out = std::get<depth - 1>(ws);
+    if constexpr (fuses_with<L, typename OutputLayer::activation>)
+      return L::value_from_logits(out.Z, y);
+    else
+      return L::value(out.A, y);
+  }
+
+  // Parameters of layer I (W, and b where the layer has one). Assign to them freely, but keep
+  // their shapes: the network's widths do not change.
+  template <std::size_t I>
+  auto& parameters() {
+    return std::get<I>(parameters_);
+  }
+  template <std::size_t I>
+  const auto& parameters() const {
+    return std::get<I>(parameters_);
+  }
+  // The gradients of layer I from the last backward() or train_step().
+  template <std::size_t I>
+  const auto& gradients() const {
+    return std::get<I>(gradients_);
+  }
+
+  // f(parameter, gradient) for every parameter matrix: layer by layer, W then b.
+  template <class F>
+  void for_each_parameter(F&& f) {
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
+      Layer<i>::for_each_tensor(std::get<i>(parameters_), std::get<i>(gradients_), f);
+    });
+  }
+
+  const Widths& widths() const { return widths_; }
+
+  // The number of trainable scalars.
+  Index parameter_count() const {
+    Index n = 0;
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
+      n += widths_[i] * widths_[i + 1] + (Layer<i>::has_bias ? widths_[i + 1] : 0);
+    });
+    return n;
+  }
+
+ private:
+  template <int Batch>
+  static constexpr bool workspace_is_fixed = (Layers::template Workspace<Scalar, Batch>::fixed &&
+                                              ...);
+
+  static Widths checked(const Widths& widths) {
+    const Widths fixed{Layers::inputs..., OutputLayer::outputs};
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      if (widths[i] < 1)
+        throw ArgumentError("backprop::Network: widths[" + std::to_string(i) + "] is " +
+                            std::to_string(widths[i]) + ", but every width must be at least 1");
+      if (fixed[i] != Dynamic && fixed[i] != widths[i])
+        throw ShapeError("backprop::Network: widths[" + std::to_string(i) + "] is " +
+                         std::to_string(widths[i]) + ", but the layer types fix it at " +
+                         std::to_string(fixed[i]));
+    }
+    return widths;
+  }
+
+  template <std::size_t... I>
+  Parameters make_parameters(std::index_sequence<I...>) const {
+    return Parameters{typename Layers::template Parameters<Scalar>(widths_[I], widths_[I + 1])...};
+  }
+
+  template <class X>
+  void check_input(const Eigen::MatrixBase<X>& x, const char* function) const {
+    static_assert(
+        X::ColsAtCompileTime == Dynamic || inputs == Dynamic || X::ColsAtCompileTime == inputs,
+        "Network: X must have one column per network input");
+    if (x.cols() != widths_.front() || x.rows() == 0)
+      throw ShapeError(std::string("backprop::Network::") + function + ": X is " +
+                       detail::shape_string(x.rows(), x.cols()) + ", but the network takes " +
+                       std::to_string(widths_.front()) + " inputs per row" +
+                       (x.rows() == 0 ? " and X has no rows" : "") + ": expected " +
+                       detail::shape_string(x.rows() == 0 ? 1 : x.rows(), widths_.front()));
+  }
+
+  template <class X, class Y>
+  void check_target(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                    const char* function) const {
+    static_assert(
+        Y::ColsAtCompileTime == Dynamic || outputs == Dynamic || Y::ColsAtCompileTime == outputs,
+        "Network: Y must have one column per network output");
+    if (y.rows() != x.rows() || y.cols() != widths_.back())
+      throw ShapeError(std::string("backprop::Network::") + function + ": Y is " +
+                       detail::shape_string(y.rows(), y.cols()) + ", but X is " +
+                       detail::shape_string(x.rows(), x.cols()) + " and the network has " +
+                       std::to_string(widths_.back()) + " outputs: expected " +
+                       detail::shape_string(x.rows(), widths_.back()));
+  }
+
+  template <int Batch>
+  void resize(Workspace<Batch>& ws, Index batch) const {
+    detail::for_each_index(std::make_index_sequence<depth>{},
+                           [&](auto i) { std::get<i>(ws).resize(batch, widths_[i + 1]); });
+  }
+
+  // X: (batch, inputs)  ->  every layer's Z and A in ws
+  template <int Batch, class X>
+  void forward(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x) const {
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
+      if constexpr (i == 0)
+        Layer<0>::forward(std::get<0>(parameters_), x, std::get<0>(ws));
+      else
+        Layer<i>::forward(std::get<i>(parameters_), std::get<i - 1>(ws).A, std::get<i>(ws));
+    });
+  }
+
+  template <int Batch, class X, class Y, class L>
+  Scalar backward(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x,
+                  const Eigen::MatrixBase<Y>& y, const L&) {
+    forward(ws, x);
+
+    // The output layer: dL/dZ straight from a loss that fuses with its activation, otherwise
+    // dL/dA from the loss and then the activation's derivative.
+    auto& out = std::get<depth - 1>(ws);
+    using OutputActivation = typename OutputLayer::activation;
+    Scalar value;
+    if constexpr (fuses_with<L, OutputActivation>) {
+      value = L::value_from_logits(out.Z, y);
+      out.Z = L::logit_gradient(out.A, y);
+    } else {
+      static_assert(detail::HasOutputGradient<L, decltype(out.A), Y>,
+                    "Network: this loss works only fused with its own output activation "
+                    "(SoftmaxCrossEntropy needs a Softmax output layer)");
+      value = L::value(out.A, y);
+      out.Z = L::gradient(out.A, y);
+      OutputLayer::backward_activation(out);
+    }
+
+    // Then from the last layer down: each writes its gradients and dL/dA of the layer below.
+    detail::for_each_index_reversed(std::make_index_sequence<depth>{}, [&](auto i) {
+      if constexpr (i == 0) {
+        Layer<0>::backward(x, std::get<0>(ws), std::get<0>(gradients_));
+      } else {
+        auto& below = std::get<i - 1>(ws);
+        Layer<i>::backward(std::get<i>(parameters_), below.A, std::get<i>(ws),
+                           std::get<i>(gradients_), below.Z);
+        Layer<i - 1>::backward_activation(below);
+      }
+    });
+    return value;
+  }
+
+  Widths widths_;
+  Parameters parameters_;
+  Parameters gradients_;
+  Workspace<Dynamic> training_workspace_;
+};
+
+}  // namespace backprop

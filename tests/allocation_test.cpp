@@ -1,0 +1,160 @@
+// No heap allocation inside train_step and predict of a fixed-size network, nor inside train_step
+// once a network has seen a batch size.
+//
+// Counted two ways, because Eigen does not allocate through operator new: a replaced global
+// operator new counts the standard library's allocations, and the linker's --wrap (see
+// CMakeLists.txt) sends this program's own calls to malloc, calloc, realloc, aligned_alloc and
+// posix_memalign through the counters below, which is where Eigen's header-only aligned_malloc
+// lands.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include <backprop/backprop.hpp>
+
+#include "catch.hpp"
+#include "study_sleep.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+std::atomic<bool> counting{false};
+
+void count() {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+}
+
+// Allocations made while f runs.
+template <class F>
+long allocations_during(F&& f) {
+  allocations = 0;
+  counting = true;
+  f();
+  counting = false;
+  return allocations.load();
+}
+}  // namespace
+
+extern "C" {
+void* __real_malloc(std::size_t);
+void* __real_calloc(std::size_t, std::size_t);
+void* __real_realloc(void*, std::size_t);
+void* __real_aligned_alloc(std::size_t, std::size_t);
+int __real_posix_memalign(void**, std::size_t, std::size_t);
+
+void* __wrap_malloc(std::size_t n) {
+  count();
+  return __real_malloc(n);
+}
+void* __wrap_calloc(std::size_t n, std::size_t size) {
+  count();
+  return __real_calloc(n, size);
+}
+void* __wrap_realloc(void* p, std::size_t n) {
+  count();
+  return __real_realloc(p, n);
+}
+void* __wrap_aligned_alloc(std::size_t alignment, std::size_t n) {
+  count();
+  return __real_aligned_alloc(alignment, n);
+}
+int __wrap_posix_memalign(void** p, std::size_t alignment, std::size_t n) {
+  count();
+  return __real_posix_memalign(p, alignment, n);
+}
+}
+
+void* operator new(std::size_t n) {
+  count();
+  if (void* p = __real_malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void* operator new(std::size_t n, std::align_val_t alignment) {
+  count();
+  const auto a = static_cast<std::size_t>(alignment);
+  if (void* p = __real_aligned_alloc(a, (n + a - 1) / a * a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t alignment) {
+  return operator new(n, alignment);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+
+using namespace backprop;
+
+TEST_CASE("The counter sees Eigen's and the standard library's heap allocations", "[allocation]") {
+  CHECK(allocations_during([] {
+          Eigen::MatrixXd m(8, 8);
+          m.setZero();
+        }) == 1);
+  CHECK(allocations_during([] { std::vector<int> v(8); }) == 1);
+  CHECK(allocations_during([] {
+          auto* p = new study_sleep::Network231;
+          delete p;
+        }) >= 1);
+}
+
+TEST_CASE("A fixed-size network trains and predicts without touching the heap", "[allocation]") {
+  const auto x = study_sleep::scaled_hours();
+  const auto y = study_sleep::scaled_scores();
+  study_sleep::Network231 net{StandardNormal{1}};
+  SGD sgd(1.0);
+  double loss = 0;
+  Eigen::Matrix<double, 3, 1> prediction = Eigen::Matrix<double, 3, 1>::Zero();
+  CHECK(allocations_during([&] {
+          for (int i = 0; i < 100; ++i)
+            loss += net.train_step(x, y, HalfSumSquared{}, sgd);
+          prediction = net.predict(x);
+        }) == 0);
+  CHECK(loss > 0);
+  CHECK(prediction.allFinite());
+}
+
+TEST_CASE("After its first step at a batch size, train_step does not allocate", "[allocation]") {
+  using Mlp = Network<float, Dense<Dynamic, Dynamic, ReLU>, Dense<Dynamic, Dynamic, Softmax>>;
+  Mlp net({20, 16, 4}, HeNormal{2});
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Random(32, 20);
+  Eigen::MatrixXf y = Eigen::MatrixXf::Zero(32, 4);
+  for (Index r = 0; r < 32; ++r)
+    y(r, r % 4) = 1;
+  SGD sgd(0.1f);
+
+  CHECK(allocations_during([&] { net.train_step(x, y, SoftmaxCrossEntropy{}, sgd); }) > 0);
+  CHECK(allocations_during([&] {
+          for (int i = 0; i < 10; ++i)
+            net.train_step(x, y, SoftmaxCrossEntropy{}, sgd);
+        }) == 0);
+  // A fixed-size network given dynamic matrices keeps its workspace too.
+  study_sleep::Network231 tutorial{StandardNormal{1}};
+  const Eigen::MatrixXd xd = study_sleep::scaled_hours(), yd = study_sleep::scaled_scores();
+  SGD sgd_double(1.0);
+  tutorial.train_step(xd, yd, HalfSumSquared{}, sgd_double);
+  CHECK(allocations_during([&] { tutorial.train_step(xd, yd, HalfSumSquared{}, sgd_double); }) ==
+        0);
+}
