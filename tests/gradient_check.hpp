@@ -38,13 +38,15 @@ Matrix<double> targets(Index rows, Index cols) {
 template <class Net>
 std::vector<std::pair<typename Net::Scalar*, Index>> parameter_blocks(Net& net) {
   std::vector<std::pair<typename Net::Scalar*, Index>> blocks;
-  net.for_each_parameter([&](auto& p, const auto&) { blocks.emplace_back(p.data(), p.size()); });
+  net.for_each_parameter(
+      [&](std::size_t, auto& p, const auto&) { blocks.emplace_back(p.data(), p.size()); });
   return blocks;
 }
 template <class Net>
 std::vector<std::pair<const typename Net::Scalar*, Index>> gradient_blocks(Net& net) {
   std::vector<std::pair<const typename Net::Scalar*, Index>> blocks;
-  net.for_each_parameter([&](auto&, const auto& g) { blocks.emplace_back(g.data(), g.size()); });
+  net.for_each_parameter(
+      [&](std::size_t, auto&, const auto& g) { blocks.emplace_back(g.data(), g.size()); });
   return blocks;
 }
 

@@ -30,17 +30,30 @@ concept ActivationFunction = requires(Eigen::MatrixXd m) {
 };
 
 // Turns an elementwise f (value) and f' written from the output (derivative) into forward/backward.
+//
+// Column-major matrices are walked column by column rather than as one flat array: a product
+// writes its result a column at a time, and walking a small odd-height matrix flat makes packet
+// loads straddle two of those writes, which defeats store-to-load forwarding (the tutorial's
+// 2-3-1 step ran 18% slower that way). For tall matrices the two walks cost the same.
 template <class Derived>
 struct Elementwise {
   // Z: (batch, units)  ->  A = f(Z): (batch, units)
   template <class Z, class A>
   static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
-    a.array() = Derived::value(z.array());
+    if constexpr (A::IsRowMajor)
+      a.array() = Derived::value(z.array());
+    else
+      for (Index c = 0; c < z.cols(); ++c)
+        a.col(c).array() = Derived::value(z.col(c).array());
   }
   // A: (batch, units)  G: dL/dA (batch, units)  ->  G = dL/dA .* f'(Z), with f' read from A
   template <class A, class G>
   static void backward(const Eigen::MatrixBase<A>& a, Eigen::MatrixBase<G>& g) {
-    g.array() *= Derived::derivative(a.array());
+    if constexpr (G::IsRowMajor)
+      g.array() *= Derived::derivative(a.array());
+    else
+      for (Index c = 0; c < a.cols(); ++c)
+        g.col(c).array() *= Derived::derivative(a.col(c).array());
   }
 };
 

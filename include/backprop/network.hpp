@@ -150,27 +150,19 @@ class Network {
   template <class X, class Y, LossFunction L>
   Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
                   const L& criterion) {
-    check_input(x, "backward");
-    check_target(x, y, "backward");
-    constexpr int batch = X::RowsAtCompileTime;
-    if constexpr (workspace_is_fixed<batch>) {
-      // Everything fits in fixed-size storage: keep it on the stack, no allocation.
-      Workspace<batch> ws;
-      return backward(ws, x, y, criterion);
-    } else {
-      resize(training_workspace_, x.rows());  // allocates only when the batch size changes
-      return backward(training_workspace_, x, y, criterion);
-    }
+    return backward(x, y, criterion, [](std::size_t, auto&, const auto&) {});
   }
 
-  // One step of training: backward, then the optimizer updates every parameter. Returns the loss
-  // before the update.
+  // One step of training: backward, and the optimizer's update of every parameter. Returns the
+  // loss before the update. Each layer is updated as soon as its gradients are complete (they are
+  // still all kept in gradients()), while they are hot and the layers below are still working.
   template <class X, class Y, LossFunction L, class Optimizer>
   Scalar train_step(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
                     const L& criterion, Optimizer& optimizer) {
-    const Scalar value = backward(x, y, criterion);
-    optimizer.step(*this);
-    return value;
+    optimizer.begin_step();
+    return backward(x, y, criterion, [&](std::size_t slot, auto& parameter, const auto& gradient) {
+      optimizer.update(slot, parameter, gradient);
+    });
   }
 
   // The loss of the current parameters on (X, Y), without gradients.
@@ -204,13 +196,16 @@ class Network {
     return std::get<I>(gradients_);
   }
 
-  // f(parameter, gradient) for every parameter matrix: layer by layer, W then b.
+  // f(slot, parameter, gradient) for every parameter matrix, in slot order: layer by layer, W then
+  // b. A slot numbers one parameter matrix for the life of the network, so an optimizer can key
+  // its state by it.
   template <class F>
   void for_each_parameter(F&& f) {
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
-      Layer<i>::for_each_tensor(std::get<i>(parameters_), std::get<i>(gradients_), f);
-    });
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) { visit_layer<i>(f); });
   }
+
+  // The number of parameter matrices, which is the number of slots.
+  static constexpr std::size_t parameter_matrices = ((Layers::has_bias ? 2 : 1) + ...);
 
   const Widths& widths() const { return widths_; }
 
@@ -224,6 +219,38 @@ class Network {
   }
 
  private:
+  // The slot of layer I's W; its b, if any, is the next one.
+  template <std::size_t I>
+  static constexpr std::size_t first_slot = [] {
+    std::size_t slot = 0;
+    detail::for_each_index(std::make_index_sequence<I>{},
+                           [&](auto j) { slot += Layer<j>::has_bias ? 2 : 1; });
+    return slot;
+  }();
+
+  template <std::size_t I, class F>
+  void visit_layer(F& f) {
+    Layer<I>::for_each_tensor(
+        std::get<I>(parameters_), std::get<I>(gradients_),
+        [&, slot = first_slot<I>](auto& p, const auto& g) mutable { f(slot++, p, g); });
+  }
+
+  template <class X, class Y, class L, class OnLayerGradients>
+  Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
+                  OnLayerGradients&& on_gradients) {
+    check_input(x, "backward");
+    check_target(x, y, "backward");
+    constexpr int batch = X::RowsAtCompileTime;
+    if constexpr (workspace_is_fixed<batch>) {
+      // Everything fits in fixed-size storage: keep it on the stack, no allocation.
+      Workspace<batch> ws;
+      return backward(ws, x, y, criterion, on_gradients);
+    } else {
+      resize(training_workspace_, x.rows());  // allocates only when the batch size changes
+      return backward(training_workspace_, x, y, criterion, on_gradients);
+    }
+  }
+
   template <int Batch>
   static constexpr bool workspace_is_fixed = (Layers::template Workspace<Scalar, Batch>::fixed &&
                                               ...);
@@ -291,9 +318,11 @@ class Network {
     });
   }
 
-  template <int Batch, class X, class Y, class L>
+  // Forward, then backward from the output layer down. on_gradients(slot, parameter, gradient)
+  // sees each layer's parameters once its gradients and the gradient for the layer below are done.
+  template <int Batch, class X, class Y, class L, class OnLayerGradients>
   Scalar backward(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x,
-                  const Eigen::MatrixBase<Y>& y, const L&) {
+                  const Eigen::MatrixBase<Y>& y, const L&, OnLayerGradients& on_gradients) {
     forward(ws, x);
 
     // The output layer: dL/dZ straight from a loss that fuses with its activation, otherwise
@@ -313,7 +342,8 @@ class Network {
       OutputLayer::backward_activation(out);
     }
 
-    // Then from the last layer down: each writes its gradients and dL/dA of the layer below.
+    // Each layer writes its gradients and dL/dA of the layer below, which that layer turns into
+    // its dL/dZ.
     detail::for_each_index_reversed(std::make_index_sequence<depth>{}, [&](auto i) {
       if constexpr (i == 0) {
         Layer<0>::backward(x, std::get<0>(ws), std::get<0>(gradients_));
@@ -323,6 +353,7 @@ class Network {
                            std::get<i>(gradients_), below.Z);
         Layer<i - 1>::backward_activation(below);
       }
+      visit_layer<i>(on_gradients);
     });
     return value;
   }

@@ -1,15 +1,20 @@
 // Optimizers: read the gradients a network holds after backward() and update its parameters.
 //
-// An optimizer has step(network), which visits the network's parameters with
-// for_each_parameter(f(parameter, gradient)), always in the same order (layer by layer, W then b).
-// A stateful optimizer (momentum, Adam) keeps one state slot per visited matrix, in that order,
-// sized from the network on its first step; the state lives in the optimizer, not the network.
+// An optimizer has two calls: begin_step() once per training step, then update(slot, parameter,
+// gradient) for each parameter matrix of the network. Network::train_step makes them, updating
+// each layer as soon as its gradients are ready; step(network) makes them after a separate
+// backward(). The slot numbers a parameter matrix for the life of the network, so a stateful
+// optimizer (momentum, Adam) keeps its state per slot; that state lives in the optimizer, never in
+// the network.
 #pragma once
 
 #include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <string>
 #include <type_traits>
+
+#include <Eigen/Core>
 
 #include "config.hpp"
 
@@ -35,11 +40,22 @@ class SGD {
   explicit SGD(Scalar learning_rate)
       : learning_rate_(detail::checked_learning_rate(learning_rate, "SGD")) {}
 
+  void begin_step() {}
+
+  // P, G: one parameter matrix and its gradient, of equal shapes
+  template <class P, class G>
+  void update(std::size_t /*slot*/, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g) const {
+    static_assert(std::is_same_v<typename P::Scalar, Scalar>,
+                  "SGD: the optimizer's scalar type must be the network's");
+    p -= learning_rate_ * g;
+  }
+
+  // Updates every parameter of a network from the gradients of its last backward().
   template <class Network>
   void step(Network& network) {
-    static_assert(std::is_same_v<typename Network::Scalar, Scalar>,
-                  "SGD: the optimizer's scalar type must be the network's");
-    network.for_each_parameter([lr = learning_rate_](auto& p, const auto& g) { p -= lr * g; });
+    begin_step();
+    network.for_each_parameter(
+        [this](std::size_t slot, auto& p, const auto& g) { update(slot, p, g); });
   }
 
   Scalar learning_rate() const { return learning_rate_; }
