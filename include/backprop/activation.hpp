@@ -172,4 +172,11 @@ struct Softmax {
   }
 };
 
+// The activations a network composed at run time can name (Sequential::add_dense(units, "relu"),
+// model files). A new activation is one struct above and one entry here.
+template <class... Activations>
+struct ActivationList {};
+using BuiltinActivations =
+    ActivationList<Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax>;
+
 }  // namespace backprop

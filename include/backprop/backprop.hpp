@@ -6,5 +6,10 @@
 #include "dense.hpp"       // Dense<In, Out, Activation, Bias>
 #include "init.hpp"        // StandardNormal, GlorotUniform, HeNormal
 #include "loss.hpp"        // HalfSumSquared, MeanSquared, BinaryCrossEntropy, SoftmaxCrossEntropy
+#include "metrics.hpp"     // accuracy, Scores
 #include "network.hpp"     // Network<Scalar, Layers...>
-#include "optimizer.hpp"   // SGD
+#include "optimizer.hpp"   // SGD, Momentum, AdaGrad, RMSProp, Adam, AdamW
+#include "progress.hpp"    // the progress bar of fit()
+#include "schedule.hpp"    // StepDecay, CosineDecay
+#include "sequential.hpp"  // Sequential<Scalar>
+#include "train.hpp"       // fit(), FitOptions, History

@@ -37,11 +37,24 @@ class ArgumentError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// A computation that turned non-finite: a loss of NaN or Inf. Training stops before the update.
+class NumericError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 namespace detail {
 
 // "3x2": how every message in the library writes a shape.
 inline std::string shape_string(Index rows, Index cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
+}
+
+// A number as people write it: 0.5, -1, 1e-08, nan, inf.
+inline std::string number_string(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
 }
 
 [[noreturn]] inline void assertion_failed(const char* condition, const char* file, int line) {

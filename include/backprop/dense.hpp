@@ -1,14 +1,10 @@
 // Dense<In, Out, Activation, Bias>: one fully connected layer, forward beside backward.
 //
-// A Dense type describes the layer; it holds no numbers. Its nested Parameters (W, b) are also the
-// shape of its gradients, and its Workspace keeps what backward needs from forward. The network
-// (or any caller) owns all three, which is what lets predict() be const and thread-safe.
+//   forward:   Z = X W + 1 b     A = f(Z)     X: (batch, in)  W: (in, out)  b: (1, out)  Z, A:
+//   (batch, out) backward:  dZ = dA .* f'(A) (backward_activation)
+//              dW = X^T dZ     db = 1^T dZ     dX = dZ W^T        (backward)
 //
-//   forward:   Z = X W + 1 b           X: (batch, in)  W: (in, out)  b: (1, out)  ->  Z, A: (batch,
-//   out)
-//              A = f(Z)
-//   backward:  dZ = dA .* f'(A)        (the activation's part, backward_activation)
-//              dW = X^T dZ   db = 1^T dZ   dX = dZ W^T      (the linear part, backward)
+// In and Out are compile-time sizes or Dynamic. The layer protocol is described in layer.hpp.
 #pragma once
 
 #include <type_traits>
@@ -17,30 +13,14 @@
 
 #include "activation.hpp"
 #include "config.hpp"
+#include "layer.hpp"
 
 namespace backprop {
 
 enum class Bias : bool { off = false, on = true };
 
 namespace detail {
-
-// Fixed-size Eigen storage pays off only for small matrices: it is unrolled and kept inline, while
-// large fixed sizes bloat code and overflow Eigen's 128 KB limit for fixed objects. Sizes above
-// this many coefficients are stored dynamically (a dimension of 1 stays fixed, so vectors stay
-// vectors); the compile-time sizes are still checked by the network.
-inline constexpr int max_fixed_coefficients = 64;
-
-template <int Rows, int Cols>
-inline constexpr bool stored_fixed =
-    Rows != Dynamic&& Cols != Dynamic&& Rows* Cols <= max_fixed_coefficients;
-
-template <class Scalar, int Rows, int Cols>
-using MatrixFor =
-    std::conditional_t<stored_fixed<Rows, Cols>, Eigen::Matrix<Scalar, Rows, Cols>,
-                       Eigen::Matrix<Scalar, Rows == 1 ? 1 : Dynamic, Cols == 1 ? 1 : Dynamic>>;
-
 struct NoBias {};
-
 }  // namespace detail
 
 template <int In, int Out, class Activation = Sigmoid, Bias HasBias = Bias::on>
@@ -53,6 +33,7 @@ struct Dense {
   static constexpr int inputs = In;
   static constexpr int outputs = Out;
   static constexpr bool has_bias = HasBias == Bias::on;
+  static constexpr std::size_t tensor_count = has_bias ? 2 : 1;
   using activation = Activation;
 
   // The layer's parameters; a second instance holds their gradients.
@@ -70,22 +51,19 @@ struct Dense {
     }
   };
 
-  // What forward leaves for backward, for a batch of Batch rows (Dynamic: any).
   template <class Scalar, int Batch>
-  struct Workspace {
-    // Z is not read by backward (every activation takes its derivative from A), so once the
-    // loss has been taken its storage carries the gradient: dL/dA, then dL/dZ in place.
-    detail::MatrixFor<Scalar, Batch, Out> Z;  // (batch, out)
-    detail::MatrixFor<Scalar, Batch, Out> A;  // (batch, out): the next layer's input
+  using Workspace = LayerWorkspace<Scalar, Batch, Out>;
 
-    static constexpr bool fixed = detail::stored_fixed<Batch, Out>;
+  static constexpr Index parameter_count(Index in, Index out) {
+    return in * out + (has_bias ? out : 0);
+  }
 
-    // No-op, and no allocation, when the sizes are unchanged.
-    void resize(Index batch, Index out) {
-      Z.resize(batch, out);
-      A.resize(batch, out);
-    }
-  };
+  // W from the initializer, b zero.
+  template <class Scalar, class Init>
+  static void initialize(Parameters<Scalar>& p, Init& init) {
+    init.fill(p.W);
+    if constexpr (has_bias) p.b.setZero();
+  }
 
   // X: (batch, in)  ->  ws.Z = X W + b, ws.A = f(Z): (batch, out)
   template <class Scalar, int Batch, class X>

@@ -11,49 +11,13 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
-#include <random>
 
 #include <Eigen/Core>
 
 #include "config.hpp"
+#include "random.hpp"
 
 namespace backprop {
-
-// numpy's legacy RandomState, reduced to the two draws the initializers need.
-class NumpyRandom {
- public:
-  explicit NumpyRandom(std::uint32_t seed) : engine_(seed) {}
-
-  // Uniform on [0, 1) with 53 random bits: numpy's random_sample().
-  double uniform() {
-    const auto a = static_cast<std::uint64_t>(engine_() >> 5);  // 27 bits
-    const auto b = static_cast<std::uint64_t>(engine_() >> 6);  // 26 bits
-    return static_cast<double>((a << 26) | b) * 0x1.0p-53;
-  }
-
-  // Standard normal: numpy's legacy_gauss, which yields the polar method's pair one at a time.
-  double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double x1, x2, r2;
-    do {
-      x1 = 2.0 * uniform() - 1.0;
-      x2 = 2.0 * uniform() - 1.0;
-      r2 = x1 * x1 + x2 * x2;
-    } while (r2 >= 1.0 || r2 == 0.0);
-    const double f = std::sqrt(-2.0 * std::log(r2) / r2);
-    spare_ = f * x1;
-    has_spare_ = true;
-    return f * x2;
-  }
-
- private:
-  std::mt19937 engine_;
-  double spare_ = 0.0;
-  bool has_spare_ = false;
-};
 
 namespace detail {
 // Row by row, as numpy fills a C-ordered (fan_in, fan_out) array, whatever Eigen's storage order.

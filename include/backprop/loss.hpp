@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <concepts>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -25,6 +26,7 @@ namespace backprop {
 template <class L>
 concept LossFunction = requires(Eigen::MatrixXd m) {
   { L::name } -> std::convertible_to<std::string_view>;
+  { L::averages } -> std::convertible_to<bool>;
   typename L::fused_activation;
   { L::value(m, m) } -> std::convertible_to<double>;
 };
@@ -32,6 +34,15 @@ concept LossFunction = requires(Eigen::MatrixXd m) {
 // True when loss L takes over the derivative of output activation A.
 template <class L, class A>
 inline constexpr bool fuses_with = std::is_same_v<typename L::fused_activation, A>;
+
+// True when loss L fuses with the activation named `name` (for networks composed at run time).
+template <class L>
+constexpr bool fuses_with_name(std::string_view name) {
+  if constexpr (std::is_void_v<typename L::fused_activation>)
+    return false;
+  else
+    return L::fused_activation::name == name;
+}
 
 namespace detail {
 // log(x), floored at -100 as PyTorch's BCELoss does: a saturated output gives a large, finite loss.
@@ -46,6 +57,7 @@ auto floored_log(const Eigen::ArrayBase<X>& x) {
 // dL/dO = o - y, so gradient descent with learning rate 1 is the tutorial's W += X^T delta.
 struct HalfSumSquared {
   static constexpr std::string_view name = "half_sum_squared";
+  static constexpr bool averages = false;  // a sum over samples: batches add up
   using fused_activation = void;
 
   template <class O, class Y>
@@ -62,6 +74,7 @@ struct HalfSumSquared {
 // L = mean over samples and outputs of (o - y)^2, as PyTorch's MSELoss.   dL/dO = 2 (o - y) / n
 struct MeanSquared {
   static constexpr std::string_view name = "mean_squared";
+  static constexpr bool averages = true;  // a mean over samples: batches average
   using fused_activation = void;
 
   template <class O, class Y>
@@ -82,6 +95,7 @@ struct MeanSquared {
 // which is exact for logits of +-1000 where log(s(z)) would be log(0).
 struct BinaryCrossEntropy {
   static constexpr std::string_view name = "binary_cross_entropy";
+  static constexpr bool averages = true;  // a mean over samples: batches average
   using fused_activation = Sigmoid;
 
   template <class O, class Y>
@@ -120,6 +134,7 @@ struct BinaryCrossEntropy {
 // which stays finite and exact for logits of +-1000.
 struct SoftmaxCrossEntropy {
   static constexpr std::string_view name = "softmax_cross_entropy";
+  static constexpr bool averages = true;  // a mean over samples: batches average
   using fused_activation = Softmax;
 
   // From probabilities P (an evaluated Softmax output): -mean over rows of <y, log p>.
@@ -147,4 +162,58 @@ struct SoftmaxCrossEntropy {
   }
 };
 
+namespace detail {
+
+template <class L, class A, class Y>
+concept HasOutputGradient = requires(const A& a, const Y& y) {
+  L::gradient(a, y);
+};
+
+// The loss at the output layer, from its pre-activations Z and activations A.
+template <class L, class Z, class A, class Y>
+typename A::Scalar output_loss(bool fused, const Z& z, const A& a, const Y& y) {
+  if constexpr (!std::is_void_v<typename L::fused_activation>)
+    if (fused) return L::value_from_logits(z, y);
+  return L::value(a, y);
+}
+
+template <class Scalar>
+void check_finite_loss(Scalar value, std::string_view loss) {
+  if (!std::isfinite(value))
+    throw NumericError("backprop: the loss " + std::string(loss) + " is " + number_string(value) +
+                       "; nothing was updated (look for NaN or Inf in the data, or lower the "
+                       "learning rate)");
+}
+
+// The loss at the output layer, with its gradient dL/dZ written over Z: straight from a loss that
+// fuses with the output activation, otherwise dL/dA from the loss and then the activation's
+// derivative (backward_activation). Shared by Network and Sequential. A loss that is not finite
+// throws NumericError before any gradient is taken, so training keeps the weights it had.
+template <class L, class Z, class A, class Y, class BackwardActivation>
+typename A::Scalar output_loss_and_gradient(bool fused, Z& z, const A& a, const Y& y,
+                                            BackwardActivation&& backward_activation,
+                                            std::string_view output_activation) {
+  if constexpr (!std::is_void_v<typename L::fused_activation>) {
+    if (fused) {
+      const auto value = L::value_from_logits(z, y);
+      check_finite_loss(value, L::name);
+      z = L::logit_gradient(a, y);
+      return value;
+    }
+  }
+  if constexpr (HasOutputGradient<L, A, Y>) {
+    const auto value = L::value(a, y);
+    check_finite_loss(value, L::name);
+    z = L::gradient(a, y);
+    backward_activation();
+    return value;
+  } else {
+    throw ArgumentError(std::string("backprop: the loss ") + std::string(L::name) + " needs a " +
+                        std::string(L::fused_activation::name) +
+                        " output layer, but the output layer's activation is " +
+                        std::string(output_activation));
+  }
+}
+
+}  // namespace detail
 }  // namespace backprop

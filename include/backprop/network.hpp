@@ -1,12 +1,14 @@
 // Network<Scalar, Layers...>: a feedforward network composed of layers at compile time.
 //
-//   Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off>>
-//   net{StandardNormal{1}}; double loss = net.train_step(X, Y, HalfSumSquared{}, sgd);   // X: (3,
-//   2)  Y: (3, 1) auto scores = net.predict(X);                                  // (3, 1)
+//   Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off>> net{
+//       StandardNormal{1}};
+//   double loss = net.train_step(X, Y, HalfSumSquared{}, sgd);   // X: (3, 2)  Y: (3, 1)
+//   auto scores = net.predict(X);                                 // (3, 1)
 //
 // Rows are samples (X is (batch, features)), as in the tutorial, numpy and PyTorch.
 // The network owns the parameters, their gradients and a training workspace; predict() uses only
 // the parameters and a workspace of its own, so it is const and safe to call from many threads.
+// Layers follow the protocol of layer.hpp (Dense, Dropout).
 #pragma once
 
 #include <array>
@@ -21,6 +23,7 @@
 #include "config.hpp"
 #include "dense.hpp"
 #include "init.hpp"
+#include "layer.hpp"
 #include "loss.hpp"
 
 namespace backprop {
@@ -71,11 +74,6 @@ constexpr void for_each_index_reversed(std::index_sequence<I...>, F&& f) {
   (f(std::integral_constant<std::size_t, n - 1 - I>{}), ...);
 }
 
-template <class L, class O, class Y>
-concept HasOutputGradient = requires(const O& o, const Y& y) {
-  L::gradient(o, y);
-};
-
 }  // namespace detail
 
 template <class Scalar_, class... Layers>
@@ -91,10 +89,14 @@ class Network {
   template <std::size_t I>
   using Layer = std::tuple_element_t<I, std::tuple<Layers...>>;
   using OutputLayer = Layer<depth - 1>;
+  static_assert(!std::is_void_v<typename OutputLayer::activation>,
+                "Network: the last layer must have an activation (Dense), not be a Dropout");
   static constexpr int inputs = Layer<0>::inputs;
   static constexpr int outputs = OutputLayer::outputs;
   static constexpr bool fixed_size =
       ((Layers::inputs != Dynamic && Layers::outputs != Dynamic) && ...);
+  // The number of parameter matrices, which is the number of optimizer slots.
+  static constexpr std::size_t parameter_matrices = (Layers::tensor_count + ...);
 
   // widths[0] inputs, widths[i + 1] outputs of layer i.
   using Widths = std::array<Index, depth + 1>;
@@ -125,14 +127,11 @@ class Network {
     initialize(init);
   }
 
-  // Fills every W from init, layer by layer, and sets every b to zero.
+  // Fresh parameters for every layer from init, in layer order (Dense: W from init, b zero).
   template <WeightInitializer Init>
   void initialize(Init&& init) {
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
-      auto& p = std::get<i>(parameters_);
-      init.fill(p.W);
-      if constexpr (Layer<i>::has_bias) p.b.setZero();
-    });
+    detail::for_each_index(std::make_index_sequence<depth>{},
+                           [&](auto i) { Layer<i>::initialize(std::get<i>(parameters_), init); });
   }
 
   // X: (batch, inputs)  ->  (batch, outputs)
@@ -145,43 +144,46 @@ class Network {
     return std::move(std::get<depth - 1>(ws).A);
   }
 
-  // X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
-  // parameter in gradients().
-  template <class X, class Y, LossFunction L>
-  Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
-                  const L& criterion) {
-    return backward(x, y, criterion, [](std::size_t, auto&, const auto&) {});
-  }
-
-  // One step of training: backward, and the optimizer's update of every parameter. Returns the
-  // loss before the update. Each layer is updated as soon as its gradients are complete (they are
-  // still all kept in gradients()), while they are hot and the layers below are still working.
-  template <class X, class Y, LossFunction L, class Optimizer>
-  Scalar train_step(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
-                    const L& criterion, Optimizer& optimizer) {
-    optimizer.begin_step();
-    return backward(x, y, criterion, [&](std::size_t slot, auto& parameter, const auto& gradient) {
-      optimizer.update(slot, parameter, gradient);
-    });
-  }
-
-  // The loss of the current parameters on (X, Y), without gradients.
-  template <class X, class Y, LossFunction L>
-  Scalar loss(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L&) const {
+  // The loss of the current parameters on (X, Y), without gradients (and without dropout).
+  // on_output(A), if given, sees the network's output.
+  template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
+  Scalar loss(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L&,
+              OnOutput&& on_output = {}) const {
     check_input(x, "loss");
     check_target(x, y, "loss");
     Workspace<X::RowsAtCompileTime> ws;
     resize(ws, x.rows());
     forward(ws, x);
     const auto& out = std::get<depth - 1>(ws);
-    if constexpr (fuses_with<L, typename OutputLayer::activation>)
-      return L::value_from_logits(out.Z, y);
-    else
-      return L::value(out.A, y);
+    on_output(out.A);
+    return detail::output_loss<L>(fuses_with<L, typename OutputLayer::activation>, out.Z, out.A, y);
   }
 
-  // Parameters of layer I (W, and b where the layer has one). Assign to them freely, but keep
-  // their shapes: the network's widths do not change.
+  // X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
+  // parameter in gradients(). on_output(A), if given, sees the network's output for the batch.
+  template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
+  Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
+                  OnOutput&& on_output = {}) {
+    auto ignore = [](std::size_t, auto&, const auto&) {};
+    return backward_impl(x, y, criterion, on_output, ignore);
+  }
+
+  // One step of training: backward, and the optimizer's update of every parameter. Returns the
+  // loss before the update. Each layer is updated as soon as its gradients are complete (they are
+  // still all kept in gradients()), while they are hot and the layers below are still working.
+  template <class X, class Y, LossFunction L, class Optimizer,
+            class OnOutput = detail::IgnoreOutput>
+  Scalar train_step(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                    const L& criterion, Optimizer& optimizer, OnOutput&& on_output = {}) {
+    optimizer.begin_step();
+    auto update = [&](std::size_t slot, auto& parameter, const auto& gradient) {
+      optimizer.update(slot, parameter, gradient);
+    };
+    return backward_impl(x, y, criterion, on_output, update);
+  }
+
+  // Parameters of layer I (Dense: W, and b where the layer has one). Assign to them freely, but
+  // keep their shapes: the network's widths do not change.
   template <std::size_t I>
   auto& parameters() {
     return std::get<I>(parameters_);
@@ -204,27 +206,24 @@ class Network {
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) { visit_layer<i>(f); });
   }
 
-  // The number of parameter matrices, which is the number of slots.
-  static constexpr std::size_t parameter_matrices = ((Layers::has_bias ? 2 : 1) + ...);
-
   const Widths& widths() const { return widths_; }
 
   // The number of trainable scalars.
   Index parameter_count() const {
     Index n = 0;
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
-      n += widths_[i] * widths_[i + 1] + (Layer<i>::has_bias ? widths_[i + 1] : 0);
+      n += Layer<i>::parameter_count(widths_[i], widths_[i + 1]);
     });
     return n;
   }
 
  private:
-  // The slot of layer I's W; its b, if any, is the next one.
+  // The slot of layer I's first parameter matrix.
   template <std::size_t I>
   static constexpr std::size_t first_slot = [] {
     std::size_t slot = 0;
     detail::for_each_index(std::make_index_sequence<I>{},
-                           [&](auto j) { slot += Layer<j>::has_bias ? 2 : 1; });
+                           [&](auto j) { slot += Layer<j>::tensor_count; });
     return slot;
   }();
 
@@ -233,22 +232,6 @@ class Network {
     Layer<I>::for_each_tensor(
         std::get<I>(parameters_), std::get<I>(gradients_),
         [&, slot = first_slot<I>](auto& p, const auto& g) mutable { f(slot++, p, g); });
-  }
-
-  template <class X, class Y, class L, class OnLayerGradients>
-  Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
-                  OnLayerGradients&& on_gradients) {
-    check_input(x, "backward");
-    check_target(x, y, "backward");
-    constexpr int batch = X::RowsAtCompileTime;
-    if constexpr (workspace_is_fixed<batch>) {
-      // Everything fits in fixed-size storage: keep it on the stack, no allocation.
-      Workspace<batch> ws;
-      return backward(ws, x, y, criterion, on_gradients);
-    } else {
-      resize(training_workspace_, x.rows());  // allocates only when the batch size changes
-      return backward(training_workspace_, x, y, criterion, on_gradients);
-    }
   }
 
   template <int Batch>
@@ -279,12 +262,7 @@ class Network {
     static_assert(
         X::ColsAtCompileTime == Dynamic || inputs == Dynamic || X::ColsAtCompileTime == inputs,
         "Network: X must have one column per network input");
-    if (x.cols() != widths_.front() || x.rows() == 0)
-      throw ShapeError(std::string("backprop::Network::") + function + ": X is " +
-                       detail::shape_string(x.rows(), x.cols()) + ", but the network takes " +
-                       std::to_string(widths_.front()) + " inputs per row" +
-                       (x.rows() == 0 ? " and X has no rows" : "") + ": expected " +
-                       detail::shape_string(x.rows() == 0 ? 1 : x.rows(), widths_.front()));
+    detail::check_input("Network", function, x.rows(), x.cols(), widths_.front());
   }
 
   template <class X, class Y>
@@ -293,12 +271,8 @@ class Network {
     static_assert(
         Y::ColsAtCompileTime == Dynamic || outputs == Dynamic || Y::ColsAtCompileTime == outputs,
         "Network: Y must have one column per network output");
-    if (y.rows() != x.rows() || y.cols() != widths_.back())
-      throw ShapeError(std::string("backprop::Network::") + function + ": Y is " +
-                       detail::shape_string(y.rows(), y.cols()) + ", but X is " +
-                       detail::shape_string(x.rows(), x.cols()) + " and the network has " +
-                       std::to_string(widths_.back()) + " outputs: expected " +
-                       detail::shape_string(x.rows(), widths_.back()));
+    detail::check_target("Network", function, x.rows(), x.cols(), y.rows(), y.cols(),
+                         widths_.back());
   }
 
   template <int Batch>
@@ -307,7 +281,7 @@ class Network {
                            [&](auto i) { std::get<i>(ws).resize(batch, widths_[i + 1]); });
   }
 
-  // X: (batch, inputs)  ->  every layer's Z and A in ws
+  // Inference: X: (batch, inputs)  ->  every layer's Z and A in ws
   template <int Batch, class X>
   void forward(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x) const {
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
@@ -318,29 +292,46 @@ class Network {
     });
   }
 
-  // Forward, then backward from the output layer down. on_gradients(slot, parameter, gradient)
-  // sees each layer's parameters once its gradients and the gradient for the layer below are done.
-  template <int Batch, class X, class Y, class L, class OnLayerGradients>
-  Scalar backward(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x,
-                  const Eigen::MatrixBase<Y>& y, const L&, OnLayerGradients& on_gradients) {
-    forward(ws, x);
-
-    // The output layer: dL/dZ straight from a loss that fuses with its activation, otherwise
-    // dL/dA from the loss and then the activation's derivative.
-    auto& out = std::get<depth - 1>(ws);
-    using OutputActivation = typename OutputLayer::activation;
-    Scalar value;
-    if constexpr (fuses_with<L, OutputActivation>) {
-      value = L::value_from_logits(out.Z, y);
-      out.Z = L::logit_gradient(out.A, y);
+  template <class X, class Y, class L, class OnOutput, class OnLayerGradients>
+  Scalar backward_impl(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                       const L& criterion, OnOutput& on_output, OnLayerGradients& on_gradients) {
+    check_input(x, "backward");
+    check_target(x, y, "backward");
+    static_assert(fuses_with<L, typename OutputLayer::activation> ||
+                      detail::HasOutputGradient<L, Output<Dynamic>, Output<Dynamic>>,
+                  "Network: this loss works only fused with its own output activation "
+                  "(SoftmaxCrossEntropy needs a Softmax output layer)");
+    constexpr int batch = X::RowsAtCompileTime;
+    if constexpr (workspace_is_fixed<batch>) {
+      // Everything fits in fixed-size storage: keep it on the stack, no allocation.
+      Workspace<batch> ws;
+      return backward_in(ws, x, y, criterion, on_output, on_gradients);
     } else {
-      static_assert(detail::HasOutputGradient<L, decltype(out.A), Y>,
-                    "Network: this loss works only fused with its own output activation "
-                    "(SoftmaxCrossEntropy needs a Softmax output layer)");
-      value = L::value(out.A, y);
-      out.Z = L::gradient(out.A, y);
-      OutputLayer::backward_activation(out);
+      resize(training_workspace_, x.rows());  // allocates only when the batch size changes
+      return backward_in(training_workspace_, x, y, criterion, on_output, on_gradients);
     }
+  }
+
+  // Training forward, then backward from the output layer down. on_gradients(slot, parameter,
+  // gradient) sees each layer once its gradients and the gradient for the layer below are done.
+  template <int Batch, class X, class Y, class L, class OnOutput, class OnLayerGradients>
+  Scalar backward_in(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x,
+                     const Eigen::MatrixBase<Y>& y, const L&, OnOutput& on_output,
+                     OnLayerGradients& on_gradients) {
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
+      if constexpr (i == 0)
+        detail::training_forward<Layer<0>>(std::get<0>(parameters_), x, std::get<0>(ws));
+      else
+        detail::training_forward<Layer<i>>(std::get<i>(parameters_), std::get<i - 1>(ws).A,
+                                           std::get<i>(ws));
+    });
+    auto& out = std::get<depth - 1>(ws);
+    on_output(std::as_const(out.A));
+
+    using OutputActivation = typename OutputLayer::activation;
+    const Scalar value = detail::output_loss_and_gradient<L>(
+        fuses_with<L, OutputActivation>, out.Z, out.A, y,
+        [&] { OutputLayer::backward_activation(out); }, OutputActivation::name);
 
     // Each layer writes its gradients and dL/dA of the layer below, which that layer turns into
     // its dL/dZ.

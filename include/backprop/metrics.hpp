@@ -1,0 +1,103 @@
+// Metrics: accuracy for classification, mean squared and mean absolute error for regression, and
+// the running scores fit() keeps over the batches of an epoch.
+//
+//   A, Y: (batch, outputs)   network outputs and targets
+//
+// Accuracy takes each row's class as its largest entry (one-hot targets, softmax outputs), or, for
+// a single output, as whether it is at least 0.5 (binary targets, sigmoid outputs).
+#pragma once
+
+#include <cmath>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "config.hpp"
+#include "loss.hpp"
+
+namespace backprop {
+
+enum class Task { regression, classification };
+
+// Cross-entropies classify; every other loss regresses.
+template <class L>
+inline constexpr Task task_of =
+    std::is_same_v<L, SoftmaxCrossEntropy> || std::is_same_v<L, BinaryCrossEntropy>
+        ? Task::classification
+        : Task::regression;
+
+// The class of row r: the index of its largest entry, or 0/1 for a single column.
+template <class M>
+Index class_of_row(const Eigen::MatrixBase<M>& m, Index r) {
+  if (m.cols() == 1) return m(r, 0) >= typename M::Scalar(0.5) ? 1 : 0;
+  Index best;
+  m.row(r).maxCoeff(&best);
+  return best;
+}
+
+// The number of rows whose class in A matches the class in Y.
+template <class A, class Y>
+Index correct_count(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
+  Index correct = 0;
+  for (Index r = 0; r < a.rows(); ++r)
+    correct += class_of_row(a, r) == class_of_row(y, r);
+  return correct;
+}
+
+template <class A, class Y>
+double accuracy(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
+  return static_cast<double>(correct_count(a, y)) / static_cast<double>(a.rows());
+}
+
+// What a set of samples scored: the loss, and the metrics of the task.
+struct Scores {
+  double loss = 0;
+  std::optional<double> accuracy{};    // classification
+  std::optional<double> mse{}, mae{};  // regression: mean over samples and outputs
+};
+
+// Scores summed batch by batch, each batch weighted by its number of samples.
+class ScoreAccumulator {
+ public:
+  // loss_averages: the loss is a mean over the batch (else a sum, as HalfSumSquared).
+  ScoreAccumulator(Task task, bool loss_averages) : task_(task), loss_averages_(loss_averages) {}
+
+  // The outputs A of a batch against its targets Y: its samples and metrics.
+  template <class A, class Y>
+  void add_outputs(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
+    samples_ += static_cast<double>(a.rows());
+    if (task_ == Task::classification) {
+      correct_ += static_cast<double>(correct_count(a, y));
+    } else {
+      squared_ += static_cast<double>((a - y).squaredNorm());
+      absolute_ += static_cast<double>((a - y).cwiseAbs().sum());
+      values_ += static_cast<double>(a.size());
+    }
+  }
+
+  // The loss of a batch of `samples` rows.
+  void add_loss(double batch_loss, Index samples) {
+    loss_ += loss_averages_ ? batch_loss * static_cast<double>(samples) : batch_loss;
+  }
+
+  Scores result() const {
+    Scores s;
+    s.loss = loss_averages_ ? loss_ / samples_ : loss_;
+    if (task_ == Task::classification) {
+      s.accuracy = correct_ / samples_;
+    } else {
+      s.mse = squared_ / values_;
+      s.mae = absolute_ / values_;
+    }
+    return s;
+  }
+
+ private:
+  Task task_;
+  bool loss_averages_;
+  double samples_ = 0, loss_ = 0, correct_ = 0, squared_ = 0, absolute_ = 0, values_ = 0;
+};
+
+}  // namespace backprop

@@ -1,0 +1,182 @@
+// Optimizers: each update against its closed form, state kept per slot, and hyper-parameters
+// checked with messages that name them.
+#include <cmath>
+
+#include <backprop/backprop.hpp>
+
+#include "catch.hpp"
+
+using namespace backprop;
+
+namespace {
+
+using M = Eigen::Matrix2d;
+
+M parameter() {
+  return (M() << 1.0, -2.0, 0.5, 3.0).finished();
+}
+M gradient1() {
+  return (M() << 0.1, -0.4, 2.0, -0.003).finished();
+}
+M gradient2() {
+  return (M() << -0.3, 0.2, 1.0, 0.5).finished();
+}
+
+// One optimizer step on a single parameter matrix, as a network's train_step makes it.
+template <class Optimizer>
+void take_step(Optimizer& optimizer, M& p, const M& g) {
+  optimizer.begin_step();
+  optimizer.update(0, p, g);
+}
+
+void check_equal(const M& actual, const M& expected) {
+  INFO("actual\n" << actual << "\nexpected\n" << expected);
+  CHECK((actual - expected).cwiseAbs().maxCoeff() <= 1e-15 * (1 + expected.cwiseAbs().maxCoeff()));
+}
+
+template <class E, class F>
+void check_throws(F&& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    FAIL("no exception");
+  } catch (const E& e) {
+    for (const auto& part : parts)
+      CHECK_THAT(e.what(), test::contains(part));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("SGD: p - lr g, and with L2 weight decay p - lr (g + wd p)", "[optimizer]") {
+  M p = parameter();
+  SGD sgd(0.1);
+  take_step(sgd, p, gradient1());
+  check_equal(p, parameter() - 0.1 * gradient1());
+
+  M q = parameter();
+  SGD decayed(0.1, 0.01);
+  take_step(decayed, q, gradient1());
+  check_equal(q, parameter() - 0.1 * (gradient1() + 0.01 * parameter()));
+}
+
+TEST_CASE("Momentum: v = mu v + g, classical and Nesterov", "[optimizer]") {
+  const double lr = 0.1, mu = 0.9;
+  SECTION("classical") {
+    M p = parameter();
+    Momentum<double> momentum({.learning_rate = lr, .momentum = mu});
+    take_step(momentum, p, gradient1());
+    take_step(momentum, p, gradient2());
+    const M v2 = mu * gradient1() + gradient2();
+    check_equal(p, parameter() - lr * gradient1() - lr * v2);
+  }
+  SECTION("Nesterov") {
+    M p = parameter();
+    Momentum<double> nesterov({.learning_rate = lr, .momentum = mu, .nesterov = true});
+    take_step(nesterov, p, gradient1());
+    take_step(nesterov, p, gradient2());
+    const M v1 = gradient1(), v2 = mu * v1 + gradient2();
+    check_equal(p, parameter() - lr * (gradient1() + mu * v1) - lr * (gradient2() + mu * v2));
+  }
+}
+
+TEST_CASE("AdaGrad: s = s + g^2, p - lr g / (sqrt(s) + eps)", "[optimizer]") {
+  M p = parameter();
+  AdaGrad<double> adagrad({.learning_rate = 0.1});
+  take_step(adagrad, p, gradient1());
+  take_step(adagrad, p, gradient2());
+  const M s1 = gradient1().cwiseAbs2(), s2 = s1 + gradient2().cwiseAbs2();
+  const double eps = 1e-10;
+  M expected = parameter();
+  expected.array() -= 0.1 * gradient1().array() / (s1.array().sqrt() + eps);
+  expected.array() -= 0.1 * gradient2().array() / (s2.array().sqrt() + eps);
+  check_equal(p, expected);
+}
+
+TEST_CASE("RMSProp: s = alpha s + (1 - alpha) g^2", "[optimizer]") {
+  M p = parameter();
+  RMSProp<double> rmsprop({.learning_rate = 0.01, .alpha = 0.9});
+  take_step(rmsprop, p, gradient1());
+  const M s = 0.1 * gradient1().cwiseAbs2();
+  M expected = parameter();
+  expected.array() -= 0.01 * gradient1().array() / (s.array().sqrt() + 1e-8);
+  check_equal(p, expected);
+}
+
+TEST_CASE("Adam: bias-corrected moments", "[optimizer]") {
+  const double lr = 0.001, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  M p = parameter();
+  Adam<double> adam;
+  take_step(adam, p, gradient1());
+  // Step 1: m / (1 - b1) = g and v / (1 - b2) = g^2, so the step is lr g / (|g| + eps).
+  M expected = parameter();
+  expected.array() -= lr * gradient1().array() / (gradient1().array().abs() + eps);
+  check_equal(p, expected);
+
+  take_step(adam, p, gradient2());
+  const M m = b1 * (1 - b1) * gradient1() + (1 - b1) * gradient2();
+  const M v = b2 * (1 - b2) * gradient1().cwiseAbs2() + (1 - b2) * gradient2().cwiseAbs2();
+  const double c1 = 1 - b1 * b1, c2 = 1 - b2 * b2;
+  expected.array() -= lr / c1 * m.array() / (v.array().sqrt() / std::sqrt(c2) + eps);
+  check_equal(p, expected);
+  CHECK(adam.steps() == 2);
+}
+
+TEST_CASE("AdamW decays the weights apart from the gradient", "[optimizer]") {
+  const double lr = 0.01, wd = 0.1;
+  M p = parameter();
+  auto adamw = AdamW(lr, wd);
+  take_step(adamw, p, gradient1());
+  M expected = parameter() * (1 - lr * wd);
+  expected.array() -= lr * gradient1().array() / (gradient1().array().abs() + 1e-8);
+  check_equal(p, expected);
+}
+
+TEST_CASE("An optimizer keeps one state per slot and serves one network", "[optimizer]") {
+  Adam<double> adam;
+  M a = parameter(), b = parameter();
+  adam.begin_step();
+  adam.update(0, a, gradient1());
+  adam.update(1, b, gradient2());
+  REQUIRE(adam.state().size() == 2);
+  CHECK(adam.state()[0][0].matrix().isApprox(0.1 * gradient1()));
+  CHECK(adam.state()[1][0].matrix().isApprox(0.1 * gradient2()));
+  Eigen::Matrix3d other = Eigen::Matrix3d::Ones();
+  check_throws<ShapeError>([&] { adam.update(1, other, Eigen::Matrix3d::Ones()); },
+                           {"slot 1", "2x2", "3x3"});
+}
+
+TEST_CASE("train_step's layer-by-layer updates equal backward followed by a whole step",
+          "[optimizer][network]") {
+  // Each layer is updated while the layers below still run backward; their gradients must
+  // still use the weights from before the update.
+  Network<double, Dense<4, 6, Tanh>, Dense<6, 5, ReLU>, Dense<5, 3, Softmax>> a{GlorotUniform{8}};
+  auto b = a;
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(9, 4);
+  Eigen::MatrixXd y = Eigen::MatrixXd::Zero(9, 3);
+  for (Index r = 0; r < 9; ++r)
+    y(r, r % 3) = 1;
+  Adam<double> adam_a({.learning_rate = 0.01}), adam_b({.learning_rate = 0.01});
+  for (int i = 0; i < 3; ++i) {
+    const double loss_a = a.train_step(x, y, SoftmaxCrossEntropy{}, adam_a);
+    const double loss_b = b.backward(x, y, SoftmaxCrossEntropy{});
+    step(adam_b, b);
+    CHECK(loss_a == loss_b);
+  }
+  CHECK(a.parameters<0>().W == b.parameters<0>().W);
+  CHECK(a.parameters<1>().b == b.parameters<1>().b);
+  CHECK(a.parameters<2>().W == b.parameters<2>().W);
+}
+
+TEST_CASE("Hyper-parameters out of range throw, naming the parameter", "[optimizer]") {
+  check_throws<ArgumentError>([] { SGD(std::nan("")); }, {"SGD", "learning_rate", "nan"});
+  check_throws<ArgumentError>([] { SGD(-0.5); }, {"learning_rate", "-0.5"});
+  check_throws<ArgumentError>([] { SGD(0.1, -1.0); }, {"weight_decay", "-1"});
+  check_throws<ArgumentError>([] { Momentum<float>({.momentum = 1.0f}); }, {"momentum", "1"});
+  check_throws<ArgumentError>([] { AdaGrad<double>({.epsilon = 0}); }, {"epsilon", "0"});
+  check_throws<ArgumentError>([] { RMSProp<double>({.alpha = -0.1}); }, {"alpha", "-0.1"});
+  check_throws<ArgumentError>([] { Adam<double>({.beta1 = 1.5}); }, {"beta1", "1.5"});
+  check_throws<ArgumentError>([] { Adam<double>({.beta2 = INFINITY}); }, {"beta2", "inf"});
+  check_throws<ArgumentError>([] { Adam<double>({.learning_rate = -1e-3}); },
+                              {"Adam", "learning_rate"});
+  check_throws<ArgumentError>([] { AdamW(0.001, -0.01); }, {"decoupled_weight_decay"});
+}
