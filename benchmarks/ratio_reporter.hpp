@@ -1,6 +1,7 @@
 // Prints, after the usual table, the ratio of each library benchmark to its hand-written twin.
 //
-// A benchmark named "<workload>/library<rest>" pairs with "<workload>/handwritten<rest>". Each
+// A benchmark named "<workload>/library<rest>" or "<workload>/library:<variant><rest>" pairs
+// with "<workload>/handwritten<rest>". Each
 // side's time is the median of its repetitions (Google Benchmark's median aggregate when there
 // is one), and both sides run in the same process, so the ratio is the figure to quote: it does
 // not drift with the machine the way absolute times do.
@@ -37,7 +38,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
     for (const auto& [name, library] : medians) {
       const auto at = name.find("/library");
       if (at == std::string::npos) continue;
-      const std::string twin = name.substr(0, at) + "/handwritten" + name.substr(at + 8);
+      auto rest = at + 8;  // after "/library", and after ":<variant>" if there is one
+      if (rest < name.size() && name[rest] == ':')
+        rest = std::min(name.find('/', rest), name.size());
+      const std::string twin = name.substr(0, at) + "/handwritten" + name.substr(rest);
       const auto found = medians.find(twin);
       if (found == medians.end()) continue;
       std::printf("  %-48s %10.1f ns vs %10.1f ns   ratio %.3f\n", name.c_str(), library,

@@ -50,9 +50,9 @@ std::vector<std::pair<const typename Net::Scalar*, Index>> gradient_blocks(Net& 
   return blocks;
 }
 
-template <class S, class Act, class L, Bias B, bool Fixed>
+template <class S, class Act, class L, Bias B, bool Fixed, int in = 3, int hidden = 4, int out = 3,
+          int batch = 5>
 void check_network_gradient() {
-  constexpr int in = 3, hidden = 4, out = 3, batch = 5;
   auto size = [](int n) { return Fixed ? n : Dynamic; };
   using Hidden = Dense<size(in), size(hidden), Act, B>;
   using Output = Dense<size(hidden), size(out), Act, B>;

@@ -12,4 +12,5 @@
 #include "progress.hpp"    // the progress bar of fit()
 #include "schedule.hpp"    // StepDecay, CosineDecay
 #include "sequential.hpp"  // Sequential<Scalar>
+#include "threads.hpp"     // set_threads, the product backend
 #include "train.hpp"       // fit(), FitOptions, History

@@ -14,6 +14,7 @@
 #include "activation.hpp"
 #include "config.hpp"
 #include "layer.hpp"
+#include "threads.hpp"
 
 namespace backprop {
 
@@ -69,6 +70,7 @@ struct Dense {
   template <class Scalar, int Batch, class X>
   static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
                       Workspace<Scalar, Batch>& ws) {
+    const detail::ProductThreads threads(work(x.rows(), p.W));
     ws.Z.noalias() = x * p.W;
     if constexpr (has_bias) ws.Z.rowwise() += p.b;
     Activation::forward(ws.Z, ws.A);
@@ -85,6 +87,7 @@ struct Dense {
   template <class Scalar, int Batch, class X>
   static void backward(const Eigen::MatrixBase<X>& x, const Workspace<Scalar, Batch>& ws,
                        Parameters<Scalar>& g) {
+    const detail::ProductThreads threads(work(x.rows(), g.W));
     g.W.noalias() = x.transpose() * ws.Z;
     if constexpr (has_bias) g.b = ws.Z.colwise().sum();
   }
@@ -95,7 +98,15 @@ struct Dense {
                        const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g,
                        Eigen::MatrixBase<DX>& dx) {
     backward(x, ws, g);
+    const detail::ProductThreads threads(work(x.rows(), p.W));
     dx.noalias() = ws.Z * p.W.transpose();
+  }
+
+  // Multiply-adds of one product of the layer: batch x in x out.
+  template <class M>
+  static double work(Index batch, const M& w) {
+    return static_cast<double>(batch) * static_cast<double>(w.rows()) *
+           static_cast<double>(w.cols());
   }
 
   // Calls f(parameter, gradient) for W, then b: the order optimizers and model files rely on.
