@@ -90,6 +90,33 @@ class Parser {
     return result;
   }
 
+  // A comma-separated list of whole numbers, each at least min ("128,64").
+  std::vector<std::int64_t> integers(const std::string& name, std::int64_t min) const {
+    std::vector<std::int64_t> result;
+    std::string_view rest = text(name);
+    while (true) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      std::int64_t v = 0;
+      const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), v);
+      if (error != std::errc() || end != item.data() + item.size() || v < min)
+        throw Error("--" + name + " expects whole numbers from " + std::to_string(min) +
+                    " separated by commas, got '" + text(name) + "'");
+      result.push_back(v);
+      if (comma == std::string_view::npos) return result;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+
+  // One character; "tab" or "\t" for a tab.
+  char character(const std::string& name) const {
+    const std::string& value = text(name);
+    if (value == "tab" || value == "\\t") return '\t';
+    if (value.size() != 1)
+      throw Error("--" + name + " expects one character (or tab), got '" + value + "'");
+    return value[0];
+  }
+
   void print_help(std::ostream& out) const {
     out << "Usage: " << program_ << " [options]\n\n" << summary_ << "\n\nOptions:\n";
     for (const auto& o : options_) {
@@ -112,6 +139,12 @@ class Parser {
   std::vector<Option> options_;
   std::map<std::string, std::string> values_;
 };
+
+// True for "3", "-1": a column index rather than a name.
+inline bool is_index(std::string_view text) {
+  if (text.starts_with('-')) text.remove_prefix(1);
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
 
 // Runs body(parser) with the usual exit statuses: 0 on success or --help, 2 on a bad option,
 // 1 on any other error, each with a message on stderr.

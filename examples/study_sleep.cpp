@@ -37,8 +37,10 @@ int train(const cli::Parser& args) {
   const auto hidden = args.integer("hidden", 1, 1 << 20);
   const double learning_rate = args.number("learning-rate", 0);
 
-  const auto X = study_sleep::scaled_hours();
-  const auto y = study_sleep::scaled_scores();
+  // Inputs divided by the training maxima (MaxScaler), scores by 100, as the tutorial does.
+  const MaxScaler scaler = study_sleep::input_scaler();
+  const Eigen::Matrix<double, 3, 2> X = scaler.transform(study_sleep::hours());
+  const Eigen::Matrix<double, 3, 1> y = study_sleep::scaled_scores();
   study_sleep::NetworkWithHidden net({2, hidden, 1}, StandardNormal{seed});
   SGD sgd(learning_rate);
 
@@ -64,8 +66,7 @@ int train(const cli::Parser& args) {
 
   // A new student is scaled by the training data's maxima, never by their own.
   const Eigen::RowVector2d query(4, 8);
-  const Eigen::RowVector2d scaled = query.array() / study_sleep::input_maxima().array();
-  const double score = 100 * net.predict(scaled)(0);
+  const double score = 100 * net.predict(scaler.transform(query))(0);
   std::cout << "\nPredicted score for 4 hours studied and 8 hours slept: " << std::fixed
             << std::setprecision(2) << score << " / 100\n";
   return 0;

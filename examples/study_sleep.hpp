@@ -19,13 +19,15 @@ inline Eigen::Matrix<double, 3, 1> scores() {
   return (Eigen::Matrix<double, 3, 1>() << 92, 86, 89).finished();
 }
 
-// The tutorial's scaling: each input column divided by its maximum over the training data
-// (a new query must be divided by these same maxima), and scores divided by 100.
-inline Eigen::Matrix<double, 1, 2> input_maxima() {
-  return hours().colwise().maxCoeff();
+// The tutorial's scaling: each input column divided by its maximum over the training data (a new
+// query must be divided by these same maxima), and scores divided by 100.
+inline backprop::MaxScaler input_scaler() {
+  backprop::MaxScaler scaler;
+  scaler.fit(hours());
+  return scaler;
 }
 inline Eigen::Matrix<double, 3, 2> scaled_hours() {
-  return hours().array().rowwise() / input_maxima().array();
+  return input_scaler().transform(hours());
 }
 inline Eigen::Matrix<double, 3, 1> scaled_scores() {
   return scores() / 100.0;

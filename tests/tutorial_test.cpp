@@ -108,6 +108,7 @@ TEST_CASE("Training reproduces the tutorial's Python program run after np.random
 
   // The query (4 h studied, 8 h slept), scaled by the training maxima (3, 9).
   const Eigen::Matrix<double, 1, 2> query =
-      Eigen::RowVector2d(4, 8).array() / study_sleep::input_maxima().array();
+      study_sleep::input_scaler().transform(Eigen::RowVector2d(4, 8));
+  CHECK(query.isApprox(Eigen::RowVector2d(4.0 / 3, 8.0 / 9)));
   CHECK_THAT(net.predict(query)(0), test::within_abs(0.9196320467143726, 1e-12));
 }

@@ -11,7 +11,9 @@
 // an elementwise one derives from Elementwise and states value(z) and derivative(a) instead.
 #pragma once
 
+#include <array>
 #include <concepts>
+#include <cstdint>
 #include <ratio>
 #include <string_view>
 
@@ -103,6 +105,38 @@ struct ReLU : Elementwise<ReLU> {
   }
 };
 
+namespace detail {
+// "leaky_relu" for the default slope 1/100, "leaky_relu(N/D)" for any other: a name that model
+// files can tell apart, built at compile time.
+template <std::intmax_t Num, std::intmax_t Den>
+struct LeakyReluName {
+  static constexpr auto text = [] {
+    std::array<char, 64> s{};
+    std::size_t n = 0;
+    for (char c : std::string_view("leaky_relu"))
+      s[n++] = c;
+    if (Num * 100 != Den) {
+      auto put = [&](std::intmax_t v) {
+        char digits[24] = {};
+        int k = 0;
+        do
+          digits[k++] = static_cast<char>('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (k > 0)
+          s[n++] = digits[--k];
+      };
+      s[n++] = '(';
+      put(Num);
+      s[n++] = '/';
+      put(Den);
+      s[n++] = ')';
+    }
+    return s;
+  }();
+  static constexpr std::string_view value{text.data()};
+};
+}  // namespace detail
+
 // z if z > 0 else slope z         f' = 1 if a > 0 else slope
 // The slope is a std::ratio so the type stays a stateless policy (clang 14 has no floating-point
 // template parameters). It must be positive: then a > 0 exactly when z > 0, so f' is read from A.
@@ -110,7 +144,7 @@ template <class Slope = std::ratio<1, 100>>
 struct LeakyReLU : Elementwise<LeakyReLU<Slope>> {
   static_assert(Slope::num > 0 && Slope::num < Slope::den,
                 "LeakyReLU: the slope must be in (0, 1)");
-  static constexpr std::string_view name = "leaky_relu";
+  static constexpr std::string_view name = detail::LeakyReluName<Slope::num, Slope::den>::value;
   static constexpr double slope = static_cast<double>(Slope::num) / static_cast<double>(Slope::den);
 
   template <class Z>

@@ -13,4 +13,11 @@
 #include "schedule.hpp"    // StepDecay, CosineDecay
 #include "sequential.hpp"  // Sequential<Scalar>
 #include "threads.hpp"     // set_threads, the product backend
-#include "train.hpp"       // fit(), FitOptions, History
+
+#include "data/csv.hpp"           // read_csv
+#include "data/idx.hpp"           // read_idx, read_idx_labels (MNIST's format)
+#include "data/scaler.hpp"        // MaxScaler, MinMaxScaler, StandardScaler
+#include "data/split.hpp"         // one_hot, train_validation_split
+#include "io/model_file.hpp"      // save_model, load_model, load_sequential
+#include "io/optimizer_file.hpp"  // save_optimizer, load_optimizer
+#include "train.hpp"              // fit(), FitOptions, History

@@ -43,6 +43,19 @@ class NumericError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A file that cannot be opened, read or written: the message names the file and the reason.
+class FileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A file whose content is wrong: a malformed CSV field, a truncated or corrupted model file. The
+// message names the file and where (line and column, or byte offset).
+class FormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 namespace detail {
 
 // "3x2": how every message in the library writes a shape.

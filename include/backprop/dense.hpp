@@ -59,6 +59,19 @@ struct Dense {
     return in * out + (has_bias ? out : 0);
   }
 
+  template <class Scalar>
+  static LayerInfo describe(const Parameters<Scalar>&, Index in, Index out) {
+    LayerInfo info;
+    info.kind = "dense";
+    info.inputs = in;
+    info.outputs = out;
+    info.activation = Activation::name;
+    info.bias = has_bias;
+    return info;
+  }
+  template <class Scalar>
+  static void restore(Parameters<Scalar>&, const LayerInfo&) {}
+
   // W from the initializer, b zero.
   template <class Scalar, class Init>
   static void initialize(Parameters<Scalar>& p, Init& init) {
@@ -70,7 +83,7 @@ struct Dense {
   template <class Scalar, int Batch, class X>
   static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
                       Workspace<Scalar, Batch>& ws) {
-    const detail::ProductThreads threads(work(x.rows(), p.W));
+    [[maybe_unused]] const auto threads = product_threads(x.rows(), p.W.rows(), p.W.cols());
     ws.Z.noalias() = x * p.W;
     if constexpr (has_bias) ws.Z.rowwise() += p.b;
     Activation::forward(ws.Z, ws.A);
@@ -87,7 +100,7 @@ struct Dense {
   template <class Scalar, int Batch, class X>
   static void backward(const Eigen::MatrixBase<X>& x, const Workspace<Scalar, Batch>& ws,
                        Parameters<Scalar>& g) {
-    const detail::ProductThreads threads(work(x.rows(), g.W));
+    [[maybe_unused]] const auto threads = product_threads(x.rows(), g.W.rows(), g.W.cols());
     g.W.noalias() = x.transpose() * ws.Z;
     if constexpr (has_bias) g.b = ws.Z.colwise().sum();
   }
@@ -98,15 +111,18 @@ struct Dense {
                        const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g,
                        Eigen::MatrixBase<DX>& dx) {
     backward(x, ws, g);
-    const detail::ProductThreads threads(work(x.rows(), p.W));
+    [[maybe_unused]] const auto threads = product_threads(x.rows(), p.W.rows(), p.W.cols());
     dx.noalias() = ws.Z * p.W.transpose();
   }
 
-  // Multiply-adds of one product of the layer: batch x in x out.
-  template <class M>
-  static double work(Index batch, const M& w) {
-    return static_cast<double>(batch) * static_cast<double>(w.rows()) *
-           static_cast<double>(w.cols());
+  // Small products stay on one thread (threads.hpp). A layer whose W is small enough to be stored
+  // fixed-size never has a large product, so it skips the check altogether.
+  static auto product_threads(Index batch, Index in, Index out) {
+    if constexpr (detail::stored_fixed<In, Out>)
+      return std::false_type{};
+    else
+      return detail::ProductThreads(static_cast<double>(batch) * static_cast<double>(in) *
+                                    static_cast<double>(out));
   }
 
   // Calls f(parameter, gradient) for W, then b: the order optimizers and model files rely on.

@@ -65,6 +65,22 @@ struct Dropout {
 
   static constexpr Index parameter_count(Index, Index) { return 0; }
 
+  template <class Scalar>
+  static LayerInfo describe(const Parameters<Scalar>& p, Index in, Index out) {
+    LayerInfo info;
+    info.kind = name;
+    info.inputs = in;
+    info.outputs = out;
+    info.rate = p.rate;
+    info.random_state = p.random.state();
+    return info;
+  }
+  template <class Scalar>
+  static void restore(Parameters<Scalar>& p, const LayerInfo& info) {
+    p.set_rate(info.rate);
+    p.random.set_state(info.random_state);
+  }
+
   template <class Scalar, class Init>
   static void initialize(Parameters<Scalar>&, Init&) {}
 

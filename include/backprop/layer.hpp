@@ -17,10 +17,15 @@
 //   for_each_tensor(p, g, f)        f(parameter, gradient) for each trainable matrix, in order
 //   initialize(p, init)             fresh parameters from a WeightInitializer
 //   parameter_count(in, out)        trainable scalars
+//   describe(p, in, out)            a LayerInfo: what model files record besides the matrices
+//   restore(p, info)                takes back what describe recorded (Dropout: rate, generator)
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -28,6 +33,16 @@
 #include "config.hpp"
 
 namespace backprop {
+
+// What a layer is, as model files and printouts describe it.
+struct LayerInfo {
+  std::string_view kind{};  // "dense" or "dropout"
+  Index inputs = 0, outputs = 0;
+  std::string_view activation{};                // Dense: the activation's name
+  bool bias = false;                            // Dense: whether it has b
+  double rate = 0;                              // Dropout: the rate
+  std::array<std::uint64_t, 4> random_state{};  // Dropout: its generator, to resume exactly
+};
 
 namespace detail {
 

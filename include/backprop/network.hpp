@@ -208,6 +208,24 @@ class Network {
 
   const Widths& widths() const { return widths_; }
 
+  // What layer i is (kind, sizes, activation, bias; Dropout: rate and generator).
+  LayerInfo layer(std::size_t i) const {
+    LayerInfo info;
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto j) {
+      if (j == i) info = Layer<j>::describe(std::get<j>(parameters_), widths_[j], widths_[j + 1]);
+    });
+    if (i >= depth)
+      throw ArgumentError("backprop::Network::layer: " + std::to_string(i) + " is not below " +
+                          std::to_string(depth));
+    return info;
+  }
+  // Takes back the non-matrix state of layer i (Dropout: rate and generator) from `info`.
+  void restore_layer(std::size_t i, const LayerInfo& info) {
+    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto j) {
+      if (j == i) Layer<j>::restore(std::get<j>(parameters_), info);
+    });
+  }
+
   // The number of trainable scalars.
   Index parameter_count() const {
     Index n = 0;

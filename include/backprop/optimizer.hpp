@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -96,6 +97,8 @@ class SlotState {
 template <std::floating_point Scalar>
 class SGD {
  public:
+  static constexpr std::string_view name = "sgd";
+
   explicit SGD(Scalar learning_rate, Scalar weight_decay = 0)
       : learning_rate_(detail::checked_learning_rate(learning_rate, "SGD")),
         weight_decay_(detail::checked_non_negative(weight_decay, "SGD", "weight_decay")) {}
@@ -130,6 +133,8 @@ class SGD {
 template <std::floating_point Scalar>
 class Momentum {
  public:
+  static constexpr std::string_view name = "momentum";
+
   struct Options {
     Scalar learning_rate = Scalar(0.01);
     Scalar momentum = Scalar(0.9);
@@ -176,6 +181,8 @@ class Momentum {
 template <std::floating_point Scalar>
 class AdaGrad {
  public:
+  static constexpr std::string_view name = "adagrad";
+
   struct Options {
     Scalar learning_rate = Scalar(0.01);
     Scalar epsilon = Scalar(1e-10);
@@ -215,6 +222,8 @@ class AdaGrad {
 template <std::floating_point Scalar>
 class RMSProp {
  public:
+  static constexpr std::string_view name = "rmsprop";
+
   struct Options {
     Scalar learning_rate = Scalar(0.01);
     Scalar alpha = Scalar(0.99);
@@ -261,6 +270,8 @@ class RMSProp {
 template <std::floating_point Scalar>
 class Adam {
  public:
+  static constexpr std::string_view name = "adam";
+
   struct Options {
     Scalar learning_rate = Scalar(0.001);
     Scalar beta1 = Scalar(0.9);
@@ -304,10 +315,7 @@ class Adam {
   }
   // The steps taken so far (t) and the moments m and v of every slot, for saving and resuming.
   long steps() const { return steps_; }
-  void set_steps(long steps) {
-    steps_ = steps - 1;
-    begin_step();
-  }
+  void set_steps(long steps) { steps_ = steps; }
   auto& state() { return state_.slots(); }
   const auto& state() const { return state_.slots(); }
 

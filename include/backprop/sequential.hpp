@@ -30,15 +30,6 @@
 
 namespace backprop {
 
-// What a layer of a Sequential is, as model files and printouts describe it.
-struct LayerInfo {
-  std::string_view kind{};  // "dense" or "dropout"
-  Index inputs = 0, outputs = 0;
-  std::string_view activation{};  // Dense: the activation's name; Dropout: empty
-  bool bias = false;              // Dense: whether it has b
-  double rate = 0;                // Dropout: the rate
-};
-
 namespace detail {
 
 // The interface Sequential drives its layers through: layer.hpp's protocol with the types fixed.
@@ -63,6 +54,7 @@ class AnyLayer {
   virtual ~AnyLayer() = default;
   virtual std::unique_ptr<AnyLayer> clone() const = 0;
   virtual LayerInfo info() const = 0;
+  virtual void restore(const LayerInfo& info) = 0;
   virtual std::size_t tensor_count() const = 0;
   virtual Index parameter_count() const = 0;
   virtual void initialize(Filler& filler) = 0;
@@ -92,20 +84,8 @@ class LayerModel final : public AnyLayer<Scalar> {
 
   std::unique_ptr<Base> clone() const override { return std::make_unique<LayerModel>(*this); }
 
-  LayerInfo info() const override {
-    LayerInfo info;
-    info.inputs = in_;
-    info.outputs = out_;
-    if constexpr (std::is_void_v<typename L::activation>) {
-      info.kind = "dropout";
-      info.rate = parameters_.rate;
-    } else {
-      info.kind = "dense";
-      info.activation = L::activation::name;
-      info.bias = L::has_bias;
-    }
-    return info;
-  }
+  LayerInfo info() const override { return L::describe(parameters_, in_, out_); }
+  void restore(const LayerInfo& info) override { L::restore(parameters_, info); }
 
   std::size_t tensor_count() const override { return L::tensor_count; }
   Index parameter_count() const override { return L::parameter_count(in_, out_); }
@@ -296,6 +276,8 @@ class Sequential {
   const std::vector<Index>& widths() const { return widths_; }
   std::size_t depth() const { return layers_.size(); }
   LayerInfo layer(std::size_t i) const { return layers_.at(i)->info(); }
+  // Takes back the non-matrix state of layer i (Dropout: rate and generator) from `info`.
+  void restore_layer(std::size_t i, const LayerInfo& info) { layers_.at(i)->restore(info); }
 
   Index parameter_count() const {
     Index n = 0;

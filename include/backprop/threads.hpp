@@ -31,10 +31,7 @@ namespace detail {
 inline constexpr double parallel_product_work = 4e6;
 
 // What set_threads asked for; 0 until it is called.
-inline std::atomic<int>& requested_threads() {
-  static std::atomic<int> n{0};
-  return n;
-}
+inline std::atomic<int> requested_threads{0};
 
 inline void use_threads(int n) {
   Eigen::setNbThreads(n);
@@ -48,7 +45,9 @@ inline void use_threads(int n) {
 class ProductThreads {
  public:
   explicit ProductThreads(double multiply_adds)
-      : threads_(multiply_adds < parallel_product_work ? requested_threads().load() : 0) {
+      : threads_(multiply_adds < parallel_product_work
+                     ? requested_threads.load(std::memory_order_relaxed)
+                     : 0) {
     if (threads_ > 1) use_threads(1);
   }
   ~ProductThreads() {
@@ -67,7 +66,7 @@ class ProductThreads {
 inline void set_threads(int n) {
   if (n < 1)
     throw ArgumentError("backprop::set_threads: n must be at least 1, got " + std::to_string(n));
-  detail::requested_threads() = n;
+  detail::requested_threads = n;
   detail::use_threads(n);
 }
 

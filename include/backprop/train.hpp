@@ -29,6 +29,7 @@
 #include <Eigen/Core>
 
 #include "config.hpp"
+#include "data/split.hpp"
 #include "loss.hpp"
 #include "metrics.hpp"
 #include "progress.hpp"
@@ -113,7 +114,9 @@ struct EpochEnd {
 
 template <class Scalar>
 struct FitOptions {
-  int epochs = 10;
+  int epochs = 10;        // train until this epoch
+  int initial_epoch = 0;  // epochs already trained: resume after them (their batch orders and
+                          // schedule steps are replayed, not trained), as Keras's initial_epoch
   Index batch_size = 32;  // the last batch of an epoch takes what is left
   bool shuffle = true;    // a new order of the training rows every epoch
   std::uint64_t seed = 0;
@@ -145,6 +148,8 @@ template <class Scalar>
 void check_fit_options(const FitOptions<Scalar>& o) {
   auto fail = [](const std::string& what) { throw ArgumentError("backprop::fit: " + what); };
   if (o.epochs < 1) fail("epochs must be at least 1, got " + std::to_string(o.epochs));
+  if (o.initial_epoch < 0 || o.initial_epoch >= o.epochs)
+    fail("initial_epoch must be in [0, epochs), got " + std::to_string(o.initial_epoch));
   if (o.batch_size < 1) fail("batch_size must be at least 1, got " + std::to_string(o.batch_size));
   if (!(o.validation_split >= 0 && o.validation_split < 1))
     fail("validation_split must be in [0, 1), got " + number_string(o.validation_split));
@@ -159,18 +164,6 @@ void check_fit_options(const FitOptions<Scalar>& o) {
         "early stopping watches the validation loss: give validation data or a "
         "validation_split");
   if (!o.out) fail("out must not be null");
-}
-
-template <class Scalar>
-using RowMajorMatrix = Eigen::Matrix<Scalar, Dynamic, Dynamic, Eigen::RowMajor>;
-
-// Rows `rows` of M, in that order.
-template <class Scalar, class M>
-RowMajorMatrix<Scalar> gather_rows(const Eigen::MatrixBase<M>& m, const std::vector<Index>& rows) {
-  RowMajorMatrix<Scalar> result(static_cast<Index>(rows.size()), m.cols());
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    result.row(static_cast<Index>(i)) = m.row(rows[i]);
-  return result;
 }
 
 inline std::string format_scores(const Scores& s, const char* prefix) {
@@ -215,27 +208,17 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
 
   // Split, then keep the training rows row-major: each batch gathers whole samples.
   Xoshiro256 random(options.seed);
-  std::vector<Index> order(static_cast<std::size_t>(x.rows()));
-  std::iota(order.begin(), order.end(), Index{0});
+  std::vector<Index> training_rows(static_cast<std::size_t>(x.rows()));
+  std::iota(training_rows.begin(), training_rows.end(), Index{0});
   std::optional<Matrix> split_x, split_y;
   if (options.validation_split > 0) {
-    shuffle(order.begin(), order.end(), random);
-    const auto held_out = static_cast<std::size_t>(
-        std::llround(options.validation_split * static_cast<double>(x.rows())));
-    if (held_out < 1 || held_out >= order.size())
-      throw ArgumentError("backprop::fit: validation_split " +
-                          detail::number_string(options.validation_split) + " of " +
-                          std::to_string(x.rows()) +
-                          " rows leaves no rows for validation or none for training");
-    const std::vector<Index> validation_rows(order.end() - static_cast<std::ptrdiff_t>(held_out),
-                                             order.end());
-    order.resize(order.size() - held_out);
-    std::sort(order.begin(), order.end());
-    split_x = detail::gather_rows<Scalar>(x, validation_rows);
-    split_y = detail::gather_rows<Scalar>(y, validation_rows);
+    auto [train, held_out] = detail::split_rows(x.rows(), options.validation_split, random, "fit");
+    split_x = detail::gather_rows<Scalar>(x, held_out);
+    split_y = detail::gather_rows<Scalar>(y, held_out);
+    training_rows = std::move(train);
   }
-  const auto train_x = detail::gather_rows<Scalar>(x, order);
-  const auto train_y = detail::gather_rows<Scalar>(y, order);
+  const auto train_x = detail::gather_rows<Scalar, Eigen::RowMajor>(x, training_rows);
+  const auto train_y = detail::gather_rows<Scalar, Eigen::RowMajor>(y, training_rows);
   const Index samples = train_x.rows();
   const Index batches = (samples + options.batch_size - 1) / options.batch_size;
   const Index batch_size = std::min(options.batch_size, samples);
@@ -246,7 +229,13 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
   std::optional<ValidationData<Scalar>> validation = options.validation;
   if (split_x) validation.emplace(ValidationData<Scalar>{*split_x, *split_y});
 
+  // The schedule starts from the optimizer's rate, which fit gives back when it returns.
   const double initial_rate = static_cast<double>(optimizer.learning_rate());
+  struct RestoreRate {
+    Optimizer& optimizer;
+    double rate;
+    ~RestoreRate() { optimizer.set_learning_rate(static_cast<Scalar>(rate)); }
+  } restore_rate{optimizer, initial_rate};
   const bool early_stopping = options.early_stopping_patience > 0;
   std::vector<Matrix> best_weights;
   double best_loss = std::numeric_limits<double>::infinity();
@@ -255,13 +244,15 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
   History history;
   Progress progress(*options.out, options.verbosity);
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    // Every epoch draws its order, trained or not, so that a resumed run sees the same orders.
+    if (options.shuffle) shuffle(rows.begin(), rows.end(), random);
+    if (epoch <= options.initial_epoch) continue;
     const auto start = std::chrono::steady_clock::now();
     EpochRecord record;
     record.epoch = epoch;
     record.learning_rate =
         options.schedule ? options.schedule(epoch - 1, initial_rate) : initial_rate;
     optimizer.set_learning_rate(static_cast<Scalar>(record.learning_rate));
-    if (options.shuffle) shuffle(rows.begin(), rows.end(), random);
 
     ScoreAccumulator train_scores(task_of<L>, L::averages);
     progress.begin_epoch(epoch, options.epochs, batches);

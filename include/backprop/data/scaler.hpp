@@ -1,0 +1,148 @@
+// Scalers: per-column affine maps fitted on training data, x' = (x - offset) / scale.
+//
+//   MaxScaler       offset 0,        scale max        (the tutorial's X / np.amax(X, axis=0))
+//   MinMaxScaler    offset min,      scale max - min  (to [0, 1])
+//   StandardScaler  offset mean,     scale std        (population std, as scikit-learn)
+//
+//   MaxScaler scaler;  scaler.fit(X_train);
+//   X = scaler.transform(X_train);  query = scaler.transform(new_rows);  // the same maxima
+//
+// A column the fit cannot scale (a maximum that is not positive for MaxScaler, a constant column
+// for MinMaxScaler; a zero spread for StandardScaler) gets scale 1, as scikit-learn does, except
+// for MaxScaler, where dividing by a non-positive maximum is surely a mistake and throws.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <Eigen/Core>
+
+#include "../config.hpp"
+
+namespace backprop {
+
+class Scaler {
+ public:
+  using Row = Eigen::RowVectorXd;
+
+  virtual ~Scaler() = default;
+  virtual std::string_view kind() const = 0;
+
+  // X: (samples, features): learns offset and scale from X's columns.
+  template <class X>
+  void fit(const Eigen::MatrixBase<X>& x) {
+    if (x.rows() == 0 || x.cols() == 0)
+      throw ShapeError("backprop::" + std::string(kind()) + "::fit: X is " +
+                       detail::shape_string(x.rows(), x.cols()) + "; it needs rows and columns");
+    const Eigen::MatrixXd data = x.template cast<double>();  // evaluated once
+    if (!data.allFinite())
+      throw ArgumentError("backprop::" + std::string(kind()) + "::fit: X holds NaN or Inf values");
+    fit_columns(data);
+  }
+
+  // X: (samples, features) -> (X - offset) / scale, in X's scalar type
+  template <class X>
+  auto transform(const Eigen::MatrixBase<X>& x) const {
+    check(x.cols(), "transform");
+    using S = typename X::Scalar;
+    return ((x.array().rowwise() - offset_.cast<S>().array()).rowwise() / scale_.cast<S>().array())
+        .matrix()
+        .eval();
+  }
+
+  // The inverse: X' * scale + offset
+  template <class X>
+  auto inverse_transform(const Eigen::MatrixBase<X>& x) const {
+    check(x.cols(), "inverse_transform");
+    using S = typename X::Scalar;
+    return ((x.array().rowwise() * scale_.cast<S>().array()).rowwise() + offset_.cast<S>().array())
+        .matrix()
+        .eval();
+  }
+
+  bool fitted() const { return offset_.size() > 0; }
+  const Row& offset() const { return offset_; }
+  const Row& scale() const { return scale_; }
+  // Sets what fit() would learn, for scalers read back from a file.
+  void set(const Row& offset, const Row& scale) {
+    if (offset.size() != scale.size() || offset.size() == 0)
+      throw ShapeError("backprop::Scaler::set: offset has " + std::to_string(offset.size()) +
+                       " columns and scale " + std::to_string(scale.size()));
+    if (!offset.allFinite() || !scale.allFinite() || (scale.array() == 0).any())
+      throw ArgumentError(
+          "backprop::Scaler::set: offsets and scales must be finite, scales "
+          "non-zero");
+    offset_ = offset;
+    scale_ = scale;
+  }
+
+ protected:
+  virtual void fit_columns(const Eigen::MatrixXd& x) = 0;
+  Row offset_, scale_;
+
+ private:
+  void check(Index cols, const char* function) const {
+    if (!fitted())
+      throw ArgumentError("backprop::" + std::string(kind()) + "::" + function +
+                          ": call fit() first");
+    if (cols != offset_.size())
+      throw ShapeError("backprop::" + std::string(kind()) + "::" + function + ": X has " +
+                       std::to_string(cols) + " columns, but the scaler was fitted on " +
+                       std::to_string(offset_.size()));
+  }
+};
+
+class MaxScaler final : public Scaler {
+ public:
+  std::string_view kind() const override { return "MaxScaler"; }
+
+ protected:
+  void fit_columns(const Eigen::MatrixXd& x) override {
+    const Row max = x.colwise().maxCoeff();
+    for (Index c = 0; c < max.size(); ++c)
+      if (!(max(c) > 0))
+        throw ArgumentError("backprop::MaxScaler::fit: column " + std::to_string(c) +
+                            " has maximum " + detail::number_string(max(c)) +
+                            "; dividing by it would not scale it (use MinMaxScaler)");
+    offset_ = Row::Zero(max.size());
+    scale_ = max;
+  }
+};
+
+class MinMaxScaler final : public Scaler {
+ public:
+  std::string_view kind() const override { return "MinMaxScaler"; }
+
+ protected:
+  void fit_columns(const Eigen::MatrixXd& x) override {
+    offset_ = x.colwise().minCoeff();
+    scale_ = x.colwise().maxCoeff() - offset_;
+    scale_ = (scale_.array() == 0).select(1.0, scale_);
+  }
+};
+
+class StandardScaler final : public Scaler {
+ public:
+  std::string_view kind() const override { return "StandardScaler"; }
+
+ protected:
+  void fit_columns(const Eigen::MatrixXd& x) override {
+    offset_ = x.colwise().mean();
+    scale_ =
+        ((x.rowwise() - offset_).array().square().colwise().sum() / static_cast<double>(x.rows()))
+            .sqrt();
+    scale_ = (scale_.array() == 0).select(1.0, scale_);
+  }
+};
+
+// A scaler by kind: "max", "minmax", "standard", or the class names; nullptr for anything else.
+inline std::unique_ptr<Scaler> make_scaler(std::string_view kind) {
+  if (kind == "max" || kind == "MaxScaler") return std::make_unique<MaxScaler>();
+  if (kind == "minmax" || kind == "MinMaxScaler") return std::make_unique<MinMaxScaler>();
+  if (kind == "standard" || kind == "StandardScaler") return std::make_unique<StandardScaler>();
+  return nullptr;
+}
+
+}  // namespace backprop

@@ -1,0 +1,274 @@
+// The binary container of backprop's files (models, optimizer state): little-endian fields, a
+// fixed header, and a CRC-32 over everything before it.
+//
+//   offset  size  field
+//        0     8  magic: "\x89BPR" then 4 bytes naming the kind ("MODL", "OPTM"); the first byte
+//                 is not ASCII and the \r\n-free layout keeps text-mode mangling detectable
+//        8     2  format version (1)
+//       10     1  byte order of every field that follows: 1 = little-endian (the only one)
+//       11     1  scalar type of the numbers: 4 = IEEE 754 binary32, 8 = binary64
+//       12     4  reserved, 0
+//       16     8  total file size in bytes, checksum included
+//       24     -  the body, described by each kind
+//   size - 4   4  CRC-32 (ISO-HDLC, as zlib's crc32) of bytes [0, size - 4)
+//
+// Readers check, in order: the magic, the version, the byte order, the stated size against the
+// actual one (naming the byte where a truncated file ends), the checksum, and only then the
+// body; any failure is a FormatError naming the file.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "../config.hpp"
+
+namespace backprop::io {
+
+inline constexpr std::uint16_t format_version = 1;
+inline constexpr std::size_t header_size = 24;
+
+// CRC-32 with the reflected polynomial 0xEDB88320, as zlib and PNG compute it.
+inline std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k)
+        c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < size; ++i)
+    crc = table[(crc ^ data[i]) & 0xFFu] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+// Appends little-endian fields to a byte buffer.
+class Writer {
+ public:
+  void u8(std::uint8_t v) { bytes_.push_back(v); }
+  void u16(std::uint16_t v) { little_endian(v); }
+  void u32(std::uint32_t v) { little_endian(v); }
+  void u64(std::uint64_t v) { little_endian(v); }
+  void f64(double v) { u64(std::bit_cast<std::uint64_t>(v)); }
+  void text(std::string_view s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    bytes_.insert(bytes_.end(), s.begin(), s.end());
+  }
+  // A matrix: rows, columns, then the values column by column in the file's scalar type.
+  template <class File, class M>
+  void matrix(const Eigen::MatrixBase<M>& m) {
+    u64(static_cast<std::uint64_t>(m.rows()));
+    u64(static_cast<std::uint64_t>(m.cols()));
+    for (Index c = 0; c < m.cols(); ++c)
+      for (Index r = 0; r < m.rows(); ++r) {
+        const auto v = static_cast<File>(m(r, c));
+        if constexpr (sizeof(File) == 4)
+          u32(std::bit_cast<std::uint32_t>(v));
+        else
+          u64(std::bit_cast<std::uint64_t>(v));
+      }
+  }
+  std::vector<std::uint8_t>& bytes() { return bytes_; }
+
+ private:
+  template <class T>
+  void little_endian(T v) {
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      bytes_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  std::vector<std::uint8_t> bytes_;
+};
+
+// Reads little-endian fields from a byte buffer; reading past its end is a FormatError that
+// names the byte where the data ran out.
+class Reader {
+ public:
+  Reader(const std::vector<std::uint8_t>& bytes, std::size_t begin, std::size_t end,
+         std::string source)
+      : bytes_(bytes), at_(begin), end_(end), source_(std::move(source)) {}
+
+  std::uint8_t u8() { return static_cast<std::uint8_t>(little_endian<std::uint8_t>()); }
+  std::uint16_t u16() { return little_endian<std::uint16_t>(); }
+  std::uint32_t u32() { return little_endian<std::uint32_t>(); }
+  std::uint64_t u64() { return little_endian<std::uint64_t>(); }
+  double f64() { return std::bit_cast<double>(u64()); }
+  std::string text(std::size_t max_size = 1 << 16) {
+    const std::size_t n = u32();
+    if (n > max_size) fail("a text field of " + std::to_string(n) + " bytes is implausibly long");
+    need(n);
+    std::string s(reinterpret_cast<const char*>(bytes_.data() + at_), n);
+    at_ += n;
+    return s;
+  }
+  // A matrix written by Writer::matrix in the file's scalar type `bytes_per_scalar`, as Scalar.
+  template <class Scalar>
+  Eigen::Matrix<Scalar, Dynamic, Dynamic> matrix(int bytes_per_scalar) {
+    const std::uint64_t rows = u64(), cols = u64();
+    const std::uint64_t left = static_cast<std::uint64_t>(end_ - at_) / bytes_per_scalar;
+    if (rows > left || (rows != 0 && cols > left / rows))
+      fail("a matrix of " + std::to_string(rows) + "x" + std::to_string(cols) +
+           " values does not fit in the " + std::to_string(end_ - at_) + " bytes left");
+    Eigen::Matrix<Scalar, Dynamic, Dynamic> m(static_cast<Index>(rows), static_cast<Index>(cols));
+    for (Index c = 0; c < m.cols(); ++c)
+      for (Index r = 0; r < m.rows(); ++r)
+        m(r, c) = bytes_per_scalar == 4 ? static_cast<Scalar>(std::bit_cast<float>(u32()))
+                                        : static_cast<Scalar>(std::bit_cast<double>(u64()));
+    return m;
+  }
+
+  std::size_t offset() const { return at_; }
+  bool done() const { return at_ == end_; }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw FormatError(source_ + ": " + what + " (at byte " + std::to_string(at_) + ")");
+  }
+
+ private:
+  void need(std::size_t n) const {
+    if (end_ - at_ < n)
+      throw FormatError(source_ + ": truncated at byte " + std::to_string(end_) + ": " +
+                        std::to_string(n) + " more bytes needed at byte " + std::to_string(at_));
+  }
+  template <class T>
+  T little_endian() {
+    need(sizeof(T));
+    T v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      v |= static_cast<T>(T(bytes_[at_ + i]) << (8 * i));
+    at_ += sizeof(T);
+    return v;
+  }
+
+  const std::vector<std::uint8_t>& bytes_;
+  std::size_t at_, end_;
+  std::string source_;
+};
+
+// The eight bytes that open a file of this kind ("MODL", "OPTM").
+inline std::array<std::uint8_t, 8> magic(std::string_view kind) {
+  return {0x89,
+          'B',
+          'P',
+          'R',
+          std::uint8_t(kind[0]),
+          std::uint8_t(kind[1]),
+          std::uint8_t(kind[2]),
+          std::uint8_t(kind[3])};
+}
+
+// Header, body and checksum of a file of `kind` whose numbers have sizeof(Scalar) bytes.
+template <class Scalar>
+std::vector<std::uint8_t> frame(std::string_view kind, Writer& body) {
+  Writer w;
+  for (std::uint8_t b : magic(kind))
+    w.u8(b);
+  w.u16(format_version);
+  w.u8(1);  // little-endian
+  w.u8(sizeof(Scalar));
+  w.u32(0);
+  w.u64(header_size + body.bytes().size() + 4);
+  auto bytes = std::move(w.bytes());
+  bytes.insert(bytes.end(), body.bytes().begin(), body.bytes().end());
+  const std::uint32_t crc = crc32(bytes.data(), bytes.size());
+  for (int i = 0; i < 4; ++i)
+    bytes.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
+  return bytes;
+}
+
+// A checked file: where its body starts and ends, and the size of its numbers.
+struct Framed {
+  std::size_t body_begin, body_end;
+  int bytes_per_scalar;
+};
+
+// Checks everything the header and the checksum can tell, for a file of `kind`.
+inline Framed unframe(const std::vector<std::uint8_t>& bytes, std::string_view kind,
+                      const std::string& source) {
+  auto fail = [&](const std::string& what) { throw FormatError(source + ": " + what); };
+  const auto expected = magic(kind);
+  if (bytes.size() < 8 || !std::equal(expected.begin(), expected.end(), bytes.begin())) {
+    if (bytes.size() >= 4 && std::equal(expected.begin(), expected.begin() + 4, bytes.begin()))
+      fail("a backprop file, but not of kind " + std::string(kind));
+    fail("not a backprop " + std::string(kind == "MODL" ? "model" : "optimizer state") +
+         " file (its first bytes are not the magic number)");
+  }
+  if (bytes.size() < header_size)
+    fail("truncated at byte " + std::to_string(bytes.size()) + ": the header alone needs " +
+         std::to_string(header_size) + " bytes");
+  Reader header(bytes, 8, header_size, source);
+  const std::uint16_t version = header.u16();
+  if (version != format_version)
+    fail("format version " + std::to_string(version) + " is not supported (this is version " +
+         std::to_string(format_version) + ")");
+  const std::uint8_t order = header.u8();
+  if (order != 1) fail("byte order " + std::to_string(order) + " is unknown (1: little-endian)");
+  const std::uint8_t scalar = header.u8();
+  if (scalar != 4 && scalar != 8)
+    fail("scalar size " + std::to_string(scalar) + " is unknown (4: float, 8: double)");
+  if (header.u32() != 0) fail("the reserved header field is not 0");
+  const std::uint64_t size = header.u64();
+  if (bytes.size() < size)
+    fail("truncated at byte " + std::to_string(bytes.size()) + ": the header says the file has " +
+         std::to_string(size) + " bytes");
+  if (bytes.size() > size)
+    fail("has " + std::to_string(bytes.size() - size) + " bytes after its stated end at byte " +
+         std::to_string(size));
+  if (size < header_size + 4) fail("states an impossible size of " + std::to_string(size));
+  const std::size_t body_end = bytes.size() - 4;
+  std::uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i)
+    stored |= std::uint32_t(bytes[body_end + i]) << (8 * i);
+  const std::uint32_t computed = crc32(bytes.data(), body_end);
+  if (stored != computed) {
+    char text[96];
+    std::snprintf(text, sizeof text, "checksum mismatch (stored %08x, computed %08x)", stored,
+                  computed);
+    fail(std::string(text) + ": the file is corrupted");
+  }
+  return {header_size, body_end, scalar};
+}
+
+inline std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path.string() + ": cannot open for reading");
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+  if (in.bad()) throw FileError(path.string() + ": read error");
+  return bytes;
+}
+
+// Writes to a temporary file beside `path`, then renames it over `path`: a crash or a full disk
+// never leaves a half-written file under the real name.
+inline void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
+  std::filesystem::path temporary = path;
+  temporary += ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError(path.string() + ": cannot open for writing");
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      throw FileError(path.string() + ": write error (disk full?)");
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) throw FileError(path.string() + ": cannot replace the file: " + error.message());
+}
+
+}  // namespace backprop::io

@@ -1,0 +1,84 @@
+// Optimizer state files: what an optimizer has learned about the gradients (momenta, running
+// averages, Adam's step count), saved beside a model so that training resumes exactly where it
+// stopped. Hyper-parameters, the learning rate among them, are not state: they come from the
+// optimizer's constructor (and fit's schedule), as they did in the first run.
+//
+//   save_optimizer(adam, "mnist.bpo");   ...   load_optimizer(adam, "mnist.bpo");
+//
+// The body of the file (kind "OPTM" in the container of binary.hpp) is:
+//
+//   text name                    "sgd", "momentum", "adagrad", "rmsprop", "adam"
+//   u64 steps taken              (Adam's t; 0 for the others)
+//   u32 slot count, then for each slot: u32 array count K, then K matrices
+//       (u64 rows, u64 cols, values column by column in the header's scalar type)
+//
+// Loading is all or nothing, as for model files.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "../config.hpp"
+#include "binary.hpp"
+
+namespace backprop {
+
+template <class Optimizer>
+void save_optimizer(const Optimizer& optimizer, const std::filesystem::path& path) {
+  using Scalar = decltype(optimizer.learning_rate());
+  io::Writer w;
+  w.text(Optimizer::name);
+  std::uint64_t steps = 0;
+  if constexpr (requires { optimizer.steps(); })
+    steps = static_cast<std::uint64_t>(optimizer.steps());
+  w.u64(steps);
+  if constexpr (requires { optimizer.state(); }) {
+    const auto& slots = optimizer.state();
+    w.u32(static_cast<std::uint32_t>(slots.size()));
+    for (const auto& slot : slots) {
+      w.u32(static_cast<std::uint32_t>(slot.size()));
+      for (const auto& array : slot)
+        w.matrix<Scalar>(array.matrix());
+    }
+  } else {
+    w.u32(0);
+  }
+  io::write_file(path, io::frame<Scalar>("OPTM", w));
+}
+
+template <class Optimizer>
+void load_optimizer(Optimizer& optimizer, const std::filesystem::path& path) {
+  using Scalar = decltype(optimizer.learning_rate());
+  const std::string source = path.string();
+  const auto bytes = io::read_file(path);
+  const io::Framed framed = io::unframe(bytes, "OPTM", source);
+  io::Reader r(bytes, framed.body_begin, framed.body_end, source);
+  const std::string name = r.text(64);
+  if (name != Optimizer::name)
+    r.fail("the file holds the state of " + name + ", not of " + std::string(Optimizer::name));
+  const std::uint64_t steps = r.u64();
+  const std::uint32_t slot_count = r.u32();
+  if constexpr (requires { optimizer.state(); }) {
+    using Slots = std::remove_cvref_t<decltype(optimizer.state())>;
+    Slots slots(slot_count);
+    for (auto& slot : slots) {
+      const std::uint32_t k = r.u32();
+      if (k != slot.size())
+        r.fail(std::to_string(k) + " arrays in a slot, where " + std::string(Optimizer::name) +
+               " keeps " + std::to_string(slot.size()));
+      for (auto& array : slot)
+        array = r.template matrix<Scalar>(framed.bytes_per_scalar).array();
+    }
+    if (!r.done()) r.fail("unexpected bytes after the last field");
+    // Checked: from here on nothing throws.
+    optimizer.state() = std::move(slots);
+  } else {
+    if (slot_count != 0)
+      r.fail(std::string(Optimizer::name) + " keeps no state, but the file has some");
+    if (!r.done()) r.fail("unexpected bytes after the last field");
+  }
+  if constexpr (requires { optimizer.set_steps(1L); })
+    optimizer.set_steps(static_cast<long>(steps));
+}
+
+}  // namespace backprop
