@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -49,6 +50,21 @@ Index correct_count(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y
 template <class A, class Y>
 double accuracy(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
   return static_cast<double>(correct_count(a, y)) / static_cast<double>(a.rows());
+}
+
+// counts(t, p): how many rows of class t (in Y) the network put in class p (in A).
+template <class A, class Y>
+Eigen::MatrixXi confusion_matrix(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y,
+                                 Index classes) {
+  Eigen::MatrixXi counts = Eigen::MatrixXi::Zero(classes, classes);
+  for (Index r = 0; r < a.rows(); ++r) {
+    const Index t = class_of_row(y, r), p = class_of_row(a, r);
+    if (t >= classes || p >= classes)
+      throw ShapeError("backprop::confusion_matrix: row " + std::to_string(r) +
+                       " has a class beyond the " + std::to_string(classes) + " given");
+    ++counts(t, p);
+  }
+  return counts;
 }
 
 // What a set of samples scored: the loss, and the metrics of the task.

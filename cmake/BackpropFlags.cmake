@@ -13,3 +13,18 @@ function(backprop_strict_warnings target)
     target_compile_options(${target} PRIVATE -Wno-array-bounds)
   endif()
 endfunction()
+
+# -march=native for the project's own programs (examples, benchmarks) when BACKPROP_NATIVE is on:
+# Eigen picks its vector instructions at compile time (AVX-512 where the machine has it, else
+# SSE2), so this is what makes them fast on the machine that builds them. Such binaries may not
+# run on an older processor. The library target itself never carries the flag.
+function(backprop_native target)
+  if(BACKPROP_NATIVE AND NOT MSVC)
+    target_compile_options(${target} PRIVATE -march=native)
+    # GCC's AVX-512 intrinsics start from deliberately undefined registers (_mm512_undefined_ps),
+    # which GCC 12 then reports as "(may be) used uninitialized" wherever Eigen inlines them.
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized -Wno-uninitialized)
+    endif()
+  endif()
+endfunction()

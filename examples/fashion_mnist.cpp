@@ -1,0 +1,174 @@
+// Fashion-MNIST: classify 28x28 pictures of clothes into 10 classes with an MLP.
+//
+// Reads the data set as Debian's dataset-fashion-mnist package installs it (--data points
+// elsewhere), trains 784-256-128-10 (ReLU, softmax cross-entropy, Adam, batch 128, pixels scaled
+// to [0, 1]) with 10% of the training images held out for validation, then reports the test
+// accuracy, the confusion matrix, the accuracy of each class, and writes the learning curves as
+// SVG and CSV. benchmarks/peers/fashion_mnist_torch.py runs the same in PyTorch.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <backprop/backprop.hpp>
+
+#include "cli.hpp"
+#include "svg_plot.hpp"
+
+namespace {
+
+using namespace backprop;
+using Matrix = Eigen::MatrixXf;
+
+const std::vector<std::string> class_names{"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                           "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                           "Bag",         "Ankle boot"};
+
+// Exit status when the data set is missing, so that a test can report "skipped" (as automake).
+constexpr int missing_data = 77;
+
+struct Images {
+  Matrix x, y;  // pixels in [0, 1], one-hot labels
+};
+
+Images load(const std::filesystem::path& dir, const std::string& part, Index limit) {
+  const auto images = dir / (part + "-images-idx3-ubyte.gz");
+  const auto labels = dir / (part + "-labels-idx1-ubyte.gz");
+  Images set;
+  set.x = read_idx<float>(images) / 255.0f;
+  set.y = one_hot(read_idx_labels(labels), 10);
+  if (set.x.rows() != set.y.rows())
+    throw FormatError(images.string() + " holds " + std::to_string(set.x.rows()) + " images but " +
+                      labels.string() + " " + std::to_string(set.y.rows()) + " labels");
+  if (limit > 0 && limit < set.x.rows()) {
+    set.x.conservativeResize(limit, Eigen::NoChange);
+    set.y.conservativeResize(limit, Eigen::NoChange);
+  }
+  return set;
+}
+
+void print_confusion(const Eigen::MatrixXi& counts) {
+  std::cout << "\nconfusion matrix (rows: true class, columns: predicted)\n" << std::setw(13) << "";
+  for (int c = 0; c < 10; ++c)
+    std::cout << std::setw(6) << c;
+  std::cout << "\n";
+  for (int t = 0; t < 10; ++t) {
+    std::cout << std::setw(2) << t << " " << std::left << std::setw(10) << class_names[t]
+              << std::right;
+    for (int p = 0; p < 10; ++p)
+      std::cout << std::setw(6) << counts(t, p);
+    std::cout << "\n";
+  }
+  std::cout << "\naccuracy per class\n";
+  for (int t = 0; t < 10; ++t)
+    std::cout << "  " << std::left << std::setw(12) << class_names[t] << std::right << std::fixed
+              << std::setprecision(3) << double(counts(t, t)) / counts.row(t).sum() << "\n";
+}
+
+void write_curves(const History& history, const std::string& prefix) {
+  std::ofstream csv(prefix + ".csv");
+  history.write_csv(csv);
+  std::vector<double> loss, val_loss, accuracy, val_accuracy;
+  for (const EpochRecord& e : history.epochs) {
+    loss.push_back(e.train.loss);
+    accuracy.push_back(*e.train.accuracy);
+    if (e.validation) {
+      val_loss.push_back(e.validation->loss);
+      val_accuracy.push_back(*e.validation->accuracy);
+    }
+  }
+  std::ofstream(prefix + ".svg") << svg::plot(
+      {{"loss", {{"training", "#1f77b4", loss}, {"validation", "#ff7f0e", val_loss}}},
+       {"accuracy", {{"training", "#1f77b4", accuracy}, {"validation", "#ff7f0e", val_accuracy}}}});
+  if (!csv) throw FileError(prefix + ".csv: cannot write");
+  std::cout << "learning curves: " << prefix << ".svg and " << prefix << ".csv\n";
+}
+
+int run(const cli::Parser& args) {
+  const std::filesystem::path dir = args.text("data");
+  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
+    std::cerr << "fashion_mnist: the data set is not in " << dir << ".\n"
+              << "Install it with: sudo apt-get install dataset-fashion-mnist\n"
+              << "or point --data at a folder with train-images-idx3-ubyte.gz, "
+                 "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+                 "t10k-labels-idx1-ubyte.gz.\n";
+    return missing_data;
+  }
+  const int threads = static_cast<int>(args.integer("threads", 1, 1024));
+  set_threads(threads);
+
+  const auto load_start = std::chrono::steady_clock::now();
+  const Images train = load(dir, "train", args.integer("train-limit", 0));
+  const Images test = load(dir, "t10k", args.integer("test-limit", 0));
+  std::cout << "Fashion-MNIST: " << train.x.rows() << " training and " << test.x.rows()
+            << " test images, read in " << std::fixed << std::setprecision(1)
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count()
+            << " s\n";
+
+  Sequential<float> net(784);
+  for (const auto width : args.integers("layers", 1))
+    net.add_dense(width, "relu");
+  net.add_dense(10, "softmax");
+  const auto seed = static_cast<std::uint32_t>(args.integer("seed", 0, UINT32_MAX));
+  net.initialize(HeNormal{seed});
+  std::cout << "network:";
+  for (const auto w : net.widths())
+    std::cout << " " << w;
+  std::cout << " (" << net.parameter_count() << " parameters), Adam, batch "
+            << args.integer("batch-size", 1) << ", products on " << threads << " thread"
+            << (threads > 1 ? "s" : "") << " (" << product_backend() << ")\n";
+
+  Adam<float> adam({.learning_rate = static_cast<float>(args.number("learning-rate", 0))});
+  FitOptions<float> options{.epochs = static_cast<int>(args.integer("epochs", 1, 100000)),
+                            .batch_size = args.integer("batch-size", 1),
+                            .seed = seed,
+                            .validation_split = args.number("validation-split", 0)};
+  if (args.text("schedule") == "cosine")
+    options.schedule = CosineDecay(options.epochs);
+  else if (args.text("schedule") != "none")
+    throw cli::Error("--schedule expects cosine or none, got '" + args.text("schedule") + "'");
+
+  const auto start = std::chrono::steady_clock::now();
+  const History history = fit(net, train.x, train.y, SoftmaxCrossEntropy{}, adam, options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const Matrix predicted = net.predict(test.x);
+  const double test_accuracy = accuracy(predicted, test.y);
+  std::cout << "\ntest accuracy " << std::fixed << std::setprecision(4) << test_accuracy
+            << " after " << history.epochs.size() << " epochs, trained in " << std::setprecision(1)
+            << seconds << " s\n";
+  print_confusion(confusion_matrix(predicted, test.y, 10));
+  write_curves(history, args.text("curves"));
+  if (!args.text("save").empty()) {
+    save_model(net, args.text("save"));
+    std::cout << "saved the model to " << args.text("save") << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli::Parser args("fashion_mnist",
+                   "Trains an MLP on Fashion-MNIST and reports its test accuracy.\n"
+                   "Exits with status 77 when the data set is missing.");
+  args.option("data", "DIR", "folder of the four .gz files", "/usr/share/datasets/fashion-mnist")
+      .option("layers", "W[,W...]", "widths of the hidden ReLU layers", "256,128")
+      .option("epochs", "N", "passes over the training images", "15")
+      .option("batch-size", "N", "images per step", "128")
+      .option("learning-rate", "LR", "Adam's step size", "0.001")
+      .option("schedule", "KIND", "learning-rate schedule: cosine or none", "cosine")
+      .option("validation-split", "F", "fraction of training images held out", "0.1")
+      .option("seed", "S", "seed of the weights, the split and the batch order", "1")
+      .option("threads", "N", "threads for large matrix products", "1")
+      .option("train-limit", "N", "use only the first N training images (0: all)", "0")
+      .option("test-limit", "N", "use only the first N test images (0: all)", "0")
+      .option("curves", "PREFIX", "write PREFIX.svg and PREFIX.csv", "fashion_mnist_curves")
+      .option("save", "FILE", "save the trained model here", "");
+  return cli::run(args, argc, argv, run);
+}
