@@ -23,7 +23,7 @@
 
 namespace backprop {
 
-// What a layer needs from an activation policy.
+/// What a layer needs from an activation policy.
 template <class A>
 concept ActivationFunction = requires(Eigen::MatrixXd m) {
   { A::name } -> std::convertible_to<std::string_view>;
@@ -31,15 +31,16 @@ concept ActivationFunction = requires(Eigen::MatrixXd m) {
   A::backward(m, m);
 };
 
-// Turns an elementwise f (value) and f' written from the output (derivative) into forward/backward.
-//
-// Column-major matrices are walked column by column rather than as one flat array: a product
-// writes its result a column at a time, and walking a small odd-height matrix flat makes packet
-// loads straddle two of those writes, which defeats store-to-load forwarding (the tutorial's
-// 2-3-1 step ran 18% slower that way). For tall matrices the two walks cost the same.
+/// Turns an elementwise f (value) and f' written from the output (derivative) into
+/// forward/backward.
+///
+/// Column-major matrices are walked column by column rather than as one flat array: a product
+/// writes its result a column at a time, and walking a small odd-height matrix flat makes packet
+/// loads straddle two of those writes, which defeats store-to-load forwarding (the tutorial's
+/// 2-3-1 step ran 18% slower that way). For tall matrices the two walks cost the same.
 template <class Derived>
 struct Elementwise {
-  // Z: (batch, units)  ->  A = f(Z): (batch, units)
+  /// Z: (batch, units)  ->  A = f(Z): (batch, units)
   template <class Z, class A>
   static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
     if constexpr (A::IsRowMajor)
@@ -48,7 +49,7 @@ struct Elementwise {
       for (Index c = 0; c < z.cols(); ++c)
         a.col(c).array() = Derived::value(z.col(c).array());
   }
-  // A: (batch, units)  G: dL/dA (batch, units)  ->  G = dL/dA .* f'(Z), with f' read from A
+  /// A: (batch, units)  G: dL/dA (batch, units)  ->  G = dL/dA .* f'(Z), with f' read from A
   template <class A, class G>
   static void backward(const Eigen::MatrixBase<A>& a, Eigen::MatrixBase<G>& g) {
     if constexpr (G::IsRowMajor)
@@ -59,16 +60,18 @@ struct Elementwise {
   }
 };
 
-// s(z) = 1 / (1 + e^-z)           s' = s (1 - s)
-// exp(-z) overflows to +inf (or Eigen's clamped maximum) for very negative z, and 1 / inf is the
-// right limit 0, so the plain formula is already stable in float and double.
+/// s(z) = 1 / (1 + e^-z)           s' = s (1 - s)
+/// exp(-z) overflows to +inf (or Eigen's clamped maximum) for very negative z, and 1 / inf is the
+/// right limit 0, so the plain formula is already stable in float and double.
 struct Sigmoid : Elementwise<Sigmoid> {
   static constexpr std::string_view name = "sigmoid";
+  /// s(z), elementwise.
   template <class Z>
   static auto value(const Eigen::ArrayBase<Z>& z) {
     using S = typename Z::Scalar;
     return (S(1) + (-z).exp()).inverse();
   }
+  /// s'(z) from a = s(z).
   template <class A>
   static auto derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
@@ -76,13 +79,15 @@ struct Sigmoid : Elementwise<Sigmoid> {
   }
 };
 
-// tanh(z)                         tanh' = 1 - a^2
+/// tanh(z)                         tanh' = 1 - a^2
 struct Tanh : Elementwise<Tanh> {
   static constexpr std::string_view name = "tanh";
+  /// tanh(z), elementwise.
   template <class Z>
   static auto value(const Eigen::ArrayBase<Z>& z) {
     return z.tanh();
   }
+  /// tanh'(z) from a = tanh(z).
   template <class A>
   static auto derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
@@ -90,14 +95,16 @@ struct Tanh : Elementwise<Tanh> {
   }
 };
 
-// max(z, 0)                       relu' = [a > 0]   (0 at the kink, as PyTorch)
+/// max(z, 0)                       relu' = [a > 0]   (0 at the kink, as PyTorch)
 struct ReLU : Elementwise<ReLU> {
   static constexpr std::string_view name = "relu";
+  /// max(z, 0), elementwise.
   template <class Z>
   static auto value(const Eigen::ArrayBase<Z>& z) {
     using S = typename Z::Scalar;
     return z.max(S(0));
   }
+  /// [a > 0] from a = max(z, 0).
   template <class A>
   static auto derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
@@ -106,8 +113,8 @@ struct ReLU : Elementwise<ReLU> {
 };
 
 namespace detail {
-// "leaky_relu" for the default slope 1/100, "leaky_relu(N/D)" for any other: a name that model
-// files can tell apart, built at compile time.
+/// "leaky_relu" for the default slope 1/100, "leaky_relu(N/D)" for any other: a name that model
+/// files can tell apart, built at compile time.
 template <std::intmax_t Num, std::intmax_t Den>
 struct LeakyReluName {
   static constexpr auto text = [] {
@@ -137,21 +144,24 @@ struct LeakyReluName {
 };
 }  // namespace detail
 
-// z if z > 0 else slope z         f' = 1 if a > 0 else slope
-// The slope is a std::ratio so the type stays a stateless policy (clang 14 has no floating-point
-// template parameters). It must be positive: then a > 0 exactly when z > 0, so f' is read from A.
+/// z if z > 0 else slope z         f' = 1 if a > 0 else slope
+/// The slope is a std::ratio so the type stays a stateless policy (clang 14 has no floating-point
+/// template parameters). It must be positive: then a > 0 exactly when z > 0, so f' is read from A.
 template <class Slope = std::ratio<1, 100>>
 struct LeakyReLU : Elementwise<LeakyReLU<Slope>> {
   static_assert(Slope::num > 0 && Slope::num < Slope::den,
                 "LeakyReLU: the slope must be in (0, 1)");
   static constexpr std::string_view name = detail::LeakyReluName<Slope::num, Slope::den>::value;
+  /// The slope for z < 0, as a number.
   static constexpr double slope = static_cast<double>(Slope::num) / static_cast<double>(Slope::den);
 
+  /// z or slope z, elementwise.
   template <class Z>
   static auto value(const Eigen::ArrayBase<Z>& z) {
     using S = typename Z::Scalar;
     return z.max(S(slope) * z);
   }
+  /// 1 or slope, from the output's sign.
   template <class A>
   static auto derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
@@ -159,37 +169,42 @@ struct LeakyReLU : Elementwise<LeakyReLU<Slope>> {
   }
 };
 
-// softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|)     (no overflow at z = 1000)
-// softplus' = sigmoid(z) = 1 - e^-a = -expm1(-a)              (since e^a = 1 + e^z)
+/// softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|)     (no overflow at z = 1000)
+/// softplus' = sigmoid(z) = 1 - e^-a = -expm1(-a)              (since e^a = 1 + e^z)
 struct Softplus : Elementwise<Softplus> {
   static constexpr std::string_view name = "softplus";
+  /// log(1 + e^z) without overflow, elementwise.
   template <class Z>
   static auto value(const Eigen::ArrayBase<Z>& z) {
     using S = typename Z::Scalar;
     return z.max(S(0)) + (-z.abs()).exp().log1p();
   }
+  /// sigmoid(z) = 1 - e^-a from a = softplus(z).
   template <class A>
   static auto derivative(const Eigen::ArrayBase<A>& a) {
     return -(-a).expm1();
   }
 };
 
-// z                               f' = 1: backward leaves G as it is
+/// z                               f' = 1: backward leaves G as it is
 struct Identity {
   static constexpr std::string_view name = "identity";
+  /// A = Z.
   template <class Z, class A>
   static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
     a = z;
   }
+  /// dL/dZ = dL/dA: nothing to do.
   template <class A, class G>
   static void backward(const Eigen::MatrixBase<A>&, Eigen::MatrixBase<G>&) {}
 };
 
-// softmax(z)_j = e^(z_j - m) / sum_k e^(z_k - m), per row (sample), m = max_k z_k for stability.
-// Jacobian per row: J = diag(a) - a a^T, so  dL/dz = a .* (g - <g, a>).
-// Row by row so that no per-batch temporary is allocated.
+/// softmax(z)_j = e^(z_j - m) / sum_k e^(z_k - m), per row (sample), m = max_k z_k for stability.
+/// Jacobian per row: J = diag(a) - a a^T, so  dL/dz = a .* (g - <g, a>).
+/// Row by row so that no per-batch temporary is allocated.
 struct Softmax {
   static constexpr std::string_view name = "softmax";
+  /// Z: (batch, classes) -> A: each row's softmax.
   template <class Z, class A>
   static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
     for (Index r = 0; r < z.rows(); ++r) {
@@ -197,6 +212,7 @@ struct Softmax {
       a.row(r) /= a.row(r).sum();
     }
   }
+  /// G: dL/dA -> dL/dZ = A .* (G - <G, A>), row by row.
   template <class A, class G>
   static void backward(const Eigen::MatrixBase<A>& a, Eigen::MatrixBase<G>& g) {
     for (Index r = 0; r < a.rows(); ++r) {
@@ -206,10 +222,11 @@ struct Softmax {
   }
 };
 
-// The activations a network composed at run time can name (Sequential::add_dense(units, "relu"),
-// model files). A new activation is one struct above and one entry here.
+/// The activations a network composed at run time can name (Sequential::add_dense(units, "relu"),
+/// model files). A new activation is one struct above and one entry here.
 template <class... Activations>
 struct ActivationList {};
+/// Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity and Softmax, by name.
 using BuiltinActivations =
     ActivationList<Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax>;
 

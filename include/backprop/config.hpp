@@ -22,35 +22,37 @@
 
 namespace backprop {
 
+/// Sizes and indices, as Eigen's.
 using Index = Eigen::Index;
+/// A size known only at run time, as Eigen's.
 inline constexpr int Dynamic = Eigen::Dynamic;
 
-// Run-time shapes that disagree: the message names the function and both shapes.
+/// Run-time shapes that disagree: the message names the function and both shapes.
 class ShapeError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
 
-// An argument outside its domain: a negative learning rate, a width of 0, an unknown flag.
+/// An argument outside its domain: a negative learning rate, a width of 0, an unknown flag.
 class ArgumentError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
 
-// A computation that turned non-finite: a loss of NaN or Inf. Training stops before the update.
+/// A computation that turned non-finite: a loss of NaN or Inf. Training stops before the update.
 class NumericError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// A file that cannot be opened, read or written: the message names the file and the reason.
+/// A file that cannot be opened, read or written: the message names the file and the reason.
 class FileError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// A file whose content is wrong: a malformed CSV field, a truncated or corrupted model file. The
-// message names the file and where (line and column, or byte offset).
+/// A file whose content is wrong: a malformed CSV field, a truncated or corrupted model file. The
+/// message names the file and where (line and column, or byte offset).
 class FormatError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -58,12 +60,12 @@ class FormatError : public std::runtime_error {
 
 namespace detail {
 
-// "3x2": how every message in the library writes a shape.
+/// "3x2": how every message in the library writes a shape.
 inline std::string shape_string(Index rows, Index cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
-// A number as people write it: 0.5, -1, 1e-08, nan, inf.
+/// A number as people write it: 0.5, -1, 1e-08, nan, inf.
 inline std::string number_string(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%g", value);

@@ -24,6 +24,7 @@ namespace detail {
 struct NoBias {};
 }  // namespace detail
 
+/// A fully connected layer: In -> Out (sizes or Dynamic), then Activation, with or without b.
 template <int In, int Out, class Activation = Sigmoid, Bias HasBias = Bias::on>
 struct Dense {
   static_assert(In > 0 || In == Dynamic, "Dense: the input size must be positive or Dynamic");
@@ -35,12 +36,13 @@ struct Dense {
   static constexpr int outputs = Out;
   static constexpr bool has_bias = HasBias == Bias::on;
   static constexpr std::size_t tensor_count = has_bias ? 2 : 1;
+  /// The activation policy after the linear map.
   using activation = Activation;
 
-  // The layer's parameters; a second instance holds their gradients.
+  /// The layer's parameters; a second instance holds their gradients.
   template <class Scalar>
   struct Parameters {
-    detail::MatrixFor<Scalar, In, Out> W;  // (in, out): Z = X W, as the tutorial writes it
+    detail::MatrixFor<Scalar, In, Out> W;  ///< (in, out): Z = X W, as the tutorial writes it
     [[no_unique_address]] std::conditional_t<has_bias, detail::MatrixFor<Scalar, 1, Out>,
                                              detail::NoBias>
         b;  // (1, out)
@@ -52,13 +54,16 @@ struct Dense {
     }
   };
 
+  /// Z and A of a batch of Batch rows.
   template <class Scalar, int Batch>
   using Workspace = LayerWorkspace<Scalar, Batch, Out>;
 
+  /// in x out weights, plus out biases if any.
   static constexpr Index parameter_count(Index in, Index out) {
     return in * out + (has_bias ? out : 0);
   }
 
+  /// Kind "dense", sizes, activation name and bias flag.
   template <class Scalar>
   static LayerInfo describe(const Parameters<Scalar>&, Index in, Index out) {
     LayerInfo info;
@@ -69,17 +74,18 @@ struct Dense {
     info.bias = has_bias;
     return info;
   }
+  /// Nothing beyond the matrices to take back.
   template <class Scalar>
   static void restore(Parameters<Scalar>&, const LayerInfo&) {}
 
-  // W from the initializer, b zero.
+  /// W from the initializer, b zero.
   template <class Scalar, class Init>
   static void initialize(Parameters<Scalar>& p, Init& init) {
     init.fill(p.W);
     if constexpr (has_bias) p.b.setZero();
   }
 
-  // X: (batch, in)  ->  ws.Z = X W + b, ws.A = f(Z): (batch, out)
+  /// X: (batch, in)  ->  ws.Z = X W + b, ws.A = f(Z): (batch, out)
   template <class Scalar, int Batch, class X>
   static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
                       Workspace<Scalar, Batch>& ws) {
@@ -89,14 +95,14 @@ struct Dense {
     Activation::forward(ws.Z, ws.A);
   }
 
-  // ws.Z: dL/dA on entry  ->  dL/dZ = dL/dA .* f'(A)
+  /// ws.Z: dL/dA on entry  ->  dL/dZ = dL/dA .* f'(A)
   template <class Scalar, int Batch>
   static void backward_activation(Workspace<Scalar, Batch>& ws) {
     Activation::backward(ws.A, ws.Z);
   }
 
-  // X: (batch, in)  ws.Z: dL/dZ (batch, out)  ->  g.W = X^T dZ: (in, out), g.b = 1^T dZ: (1, out).
-  // This overload skips dL/dX: the first layer's input is data, and PyTorch skips it too.
+  /// X: (batch, in)  ws.Z: dL/dZ (batch, out)  ->  g.W = X^T dZ: (in, out), g.b = 1^T dZ: (1, out).
+  /// This overload skips dL/dX: the first layer's input is data, and PyTorch skips it too.
   template <class Scalar, int Batch, class X>
   static void backward(const Eigen::MatrixBase<X>& x, const Workspace<Scalar, Batch>& ws,
                        Parameters<Scalar>& g) {
@@ -105,7 +111,7 @@ struct Dense {
     if constexpr (has_bias) g.b = ws.Z.colwise().sum();
   }
 
-  // As above, and dX = dZ W^T: (batch, in), which is dL/dA of the layer below.
+  /// As above, and dX = dZ W^T: (batch, in), which is dL/dA of the layer below.
   template <class Scalar, int Batch, class X, class DX>
   static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
                        const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g,
@@ -115,8 +121,8 @@ struct Dense {
     dx.noalias() = ws.Z * p.W.transpose();
   }
 
-  // Small products stay on one thread (threads.hpp). A layer whose W is small enough to be stored
-  // fixed-size never has a large product, so it skips the check altogether.
+  /// Small products stay on one thread (threads.hpp). A layer whose W is small enough to be stored
+  /// fixed-size never has a large product, so it skips the check altogether.
   static auto product_threads(Index batch, Index in, Index out) {
     if constexpr (detail::stored_fixed<In, Out>)
       return std::false_type{};
@@ -125,7 +131,7 @@ struct Dense {
                                     static_cast<double>(out));
   }
 
-  // Calls f(parameter, gradient) for W, then b: the order optimizers and model files rely on.
+  /// Calls f(parameter, gradient) for W, then b: the order optimizers and model files rely on.
   template <class Scalar, class F>
   static void for_each_tensor(Parameters<Scalar>& p, const Parameters<Scalar>& g, F&& f) {
     f(p.W, g.W);

@@ -24,6 +24,7 @@
 
 namespace backprop {
 
+/// Inverted dropout over Units units (or Dynamic), at Rate until set otherwise.
 template <int Units = Dynamic, class Rate = std::ratio<1, 2>>
 struct Dropout {
   static_assert(Units > 0 || Units == Dynamic, "Dropout: the size must be positive or Dynamic");
@@ -33,9 +34,9 @@ struct Dropout {
   static constexpr int outputs = Units;
   static constexpr std::size_t tensor_count = 0;
   static constexpr std::string_view name = "dropout";
-  using activation = void;  // no activation: a network cannot end with Dropout
+  using activation = void;  ///< no activation: a network cannot end with Dropout
 
-  // No trainable matrices: the rate, and the generator of the masks.
+  /// No trainable matrices: the rate, and the generator of the masks.
   template <class Scalar>
   struct Parameters {
     double rate = static_cast<double>(Rate::num) / static_cast<double>(Rate::den);
@@ -54,17 +55,20 @@ struct Dropout {
     void seed(std::uint64_t s) { random.reseed(s); }
   };
 
+  /// Z, A and the batch's mask M.
   template <class Scalar, int Batch>
   struct Workspace : LayerWorkspace<Scalar, Batch, Units> {
-    detail::MatrixFor<Scalar, Batch, Units> M;  // (batch, units): 0 or 1 / (1 - rate)
+    detail::MatrixFor<Scalar, Batch, Units> M;  ///< (batch, units): 0 or 1 / (1 - rate)
     void resize(Index batch, Index units) {
       LayerWorkspace<Scalar, Batch, Units>::resize(batch, units);
       M.resize(batch, units);
     }
   };
 
+  /// No trainable scalars.
   static constexpr Index parameter_count(Index, Index) { return 0; }
 
+  /// Kind "dropout", sizes, rate and generator state.
   template <class Scalar>
   static LayerInfo describe(const Parameters<Scalar>& p, Index in, Index out) {
     LayerInfo info;
@@ -75,23 +79,25 @@ struct Dropout {
     info.random_state = p.random.state();
     return info;
   }
+  /// Takes back the rate and the generator state.
   template <class Scalar>
   static void restore(Parameters<Scalar>& p, const LayerInfo& info) {
     p.set_rate(info.rate);
     p.random.set_state(info.random_state);
   }
 
+  /// No weights to initialize.
   template <class Scalar, class Init>
   static void initialize(Parameters<Scalar>&, Init&) {}
 
-  // Inference: X: (batch, units) -> ws.A = X. Any workspace will do: the mask is not used.
+  /// Inference: X: (batch, units) -> ws.A = X. Any workspace will do: the mask is not used.
   template <class Scalar, int Batch, class X>
   static void forward(const Parameters<Scalar>&, const Eigen::MatrixBase<X>& x,
                       LayerWorkspace<Scalar, Batch, Units>& ws) {
     ws.A = x;
   }
 
-  // Training: X: (batch, units) -> ws.A = X .* M with a fresh mask M
+  /// Training: X: (batch, units) -> ws.A = X .* M with a fresh mask M
   template <class Scalar, int Batch, class X>
   static void training_forward(Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
                                Workspace<Scalar, Batch>& ws) {
@@ -108,17 +114,18 @@ struct Dropout {
     ws.A = x.cwiseProduct(ws.M);
   }
 
-  // ws.Z: dL/dA -> dL/dX = dL/dA .* M
+  /// ws.Z: dL/dA -> dL/dX = dL/dA .* M
   template <class Scalar, int Batch>
   static void backward_activation(Workspace<Scalar, Batch>& ws) {
     ws.Z.array() *= ws.M.array();
   }
 
+  /// No parameters, so no gradients.
   template <class Scalar, int Batch, class X>
   static void backward(const Eigen::MatrixBase<X>&, const Workspace<Scalar, Batch>&,
                        Parameters<Scalar>&) {}
 
-  // dX = dL/dX, already in ws.Z
+  /// dX = dL/dX, already in ws.Z
   template <class Scalar, int Batch, class X, class DX>
   static void backward(const Parameters<Scalar>&, const Eigen::MatrixBase<X>&,
                        const Workspace<Scalar, Batch>& ws, Parameters<Scalar>&,
@@ -126,6 +133,7 @@ struct Dropout {
     dx = ws.Z;
   }
 
+  /// No parameter matrices to visit.
   template <class Scalar, class F>
   static void for_each_tensor(Parameters<Scalar>&, const Parameters<Scalar>&, F&&) {}
 };

@@ -20,7 +20,7 @@
 namespace backprop {
 
 namespace detail {
-// Row by row, as numpy fills a C-ordered (fan_in, fan_out) array, whatever Eigen's storage order.
+/// Row by row, as numpy fills a C-ordered (fan_in, fan_out) array, whatever Eigen's storage order.
 template <class D, class Draw>
 void fill_row_major(Eigen::MatrixBase<D>& w, Draw&& draw) {
   using S = typename D::Scalar;
@@ -30,16 +30,18 @@ void fill_row_major(Eigen::MatrixBase<D>& w, Draw&& draw) {
 }
 }  // namespace detail
 
-// What a network needs from an initializer: fill(W) with W of shape (fan_in, fan_out).
+/// What a network needs from an initializer: fill(W) with W of shape (fan_in, fan_out).
 template <class I>
 concept WeightInitializer = requires(I init, Eigen::MatrixXd w) {
   init.fill(w);
 };
 
-// N(0, 1): the tutorial's np.random.randn.
+/// N(0, 1): the tutorial's np.random.randn.
 class StandardNormal {
  public:
+  /// Draws as np.random.seed(seed) would.
   explicit StandardNormal(std::uint32_t seed) : random_(seed) {}
+  /// W: (fan_in, fan_out), row by row.
   template <class D>
   void fill(Eigen::MatrixBase<D>& w) {
     detail::fill_row_major(w, [this] { return random_.normal(); });
@@ -49,10 +51,12 @@ class StandardNormal {
   NumpyRandom random_;
 };
 
-// U(-l, l) with l = sqrt(6 / (fan_in + fan_out)): Glorot and Bengio (2010), for sigmoid and tanh.
+/// U(-l, l) with l = sqrt(6 / (fan_in + fan_out)): Glorot and Bengio (2010), for sigmoid and tanh.
 class GlorotUniform {
  public:
+  /// Draws from numpy's generator seeded with seed.
   explicit GlorotUniform(std::uint32_t seed) : random_(seed) {}
+  /// W: (fan_in, fan_out), row by row.
   template <class D>
   void fill(Eigen::MatrixBase<D>& w) {
     const double limit = std::sqrt(6.0 / static_cast<double>(w.rows() + w.cols()));
@@ -63,10 +67,12 @@ class GlorotUniform {
   NumpyRandom random_;
 };
 
-// N(0, 2 / fan_in): He et al. (2015), for ReLU layers.
+/// N(0, 2 / fan_in): He et al. (2015), for ReLU layers.
 class HeNormal {
  public:
+  /// Draws from numpy's generator seeded with seed.
   explicit HeNormal(std::uint32_t seed) : random_(seed) {}
+  /// W: (fan_in, fan_out), row by row.
   template <class D>
   void fill(Eigen::MatrixBase<D>& w) {
     const double stddev = std::sqrt(2.0 / static_cast<double>(w.rows()));

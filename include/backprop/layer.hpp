@@ -34,22 +34,22 @@
 
 namespace backprop {
 
-// What a layer is, as model files and printouts describe it.
+/// What a layer is, as model files and printouts describe it.
 struct LayerInfo {
-  std::string_view kind{};  // "dense" or "dropout"
+  std::string_view kind{};  ///< "dense" or "dropout"
   Index inputs = 0, outputs = 0;
-  std::string_view activation{};                // Dense: the activation's name
-  bool bias = false;                            // Dense: whether it has b
-  double rate = 0;                              // Dropout: the rate
-  std::array<std::uint64_t, 4> random_state{};  // Dropout: its generator, to resume exactly
+  std::string_view activation{};                ///< Dense: the activation's name
+  bool bias = false;                            ///< Dense: whether it has b
+  double rate = 0;                              ///< Dropout: the rate
+  std::array<std::uint64_t, 4> random_state{};  ///< Dropout: its generator, to resume exactly
 };
 
 namespace detail {
 
-// Fixed-size Eigen storage pays off only for small matrices: it is unrolled and kept inline, while
-// large fixed sizes bloat code and overflow Eigen's 128 KB limit for fixed objects. Sizes above
-// this many coefficients are stored dynamically (a dimension of 1 stays fixed, so vectors stay
-// vectors); the compile-time sizes are still checked by the network.
+/// Fixed-size Eigen storage pays off only for small matrices: it is unrolled and kept inline, while
+/// large fixed sizes bloat code and overflow Eigen's 128 KB limit for fixed objects. Sizes above
+/// this many coefficients are stored dynamically (a dimension of 1 stays fixed, so vectors stay
+/// vectors); the compile-time sizes are still checked by the network.
 inline constexpr int max_fixed_coefficients = 64;
 
 template <int Rows, int Cols>
@@ -61,7 +61,7 @@ using MatrixFor =
     std::conditional_t<stored_fixed<Rows, Cols>, Eigen::Matrix<Scalar, Rows, Cols>,
                        Eigen::Matrix<Scalar, Rows == 1 ? 1 : Dynamic, Cols == 1 ? 1 : Dynamic>>;
 
-// X must be (batch, inputs) with at least one row; `network` and `function` name the caller.
+/// X must be (batch, inputs) with at least one row; `network` and `function` name the caller.
 inline void check_input(const char* network, const char* function, Index rows, Index cols,
                         Index inputs) {
   if (cols != inputs || rows == 0)
@@ -72,7 +72,7 @@ inline void check_input(const char* network, const char* function, Index rows, I
                      shape_string(rows == 0 ? 1 : rows, inputs));
 }
 
-// Y must be (X's rows, outputs).
+/// Y must be (X's rows, outputs).
 inline void check_target(const char* network, const char* function, Index x_rows, Index x_cols,
                          Index y_rows, Index y_cols, Index outputs) {
   if (y_rows != x_rows || y_cols != outputs)
@@ -82,7 +82,7 @@ inline void check_target(const char* network, const char* function, Index x_rows
                      shape_string(x_rows, outputs));
 }
 
-// The training forward pass of a layer: its training_forward where it has one (Dropout).
+/// The training forward pass of a layer: its training_forward where it has one (Dropout).
 template <class Layer, class P, class X, class W>
 void training_forward(P& p, const X& x, W& ws) {
   if constexpr (requires { Layer::training_forward(p, x, ws); })
@@ -98,18 +98,18 @@ struct IgnoreOutput {
 
 }  // namespace detail
 
-// The workspace of a layer with Out outputs, for a batch of Batch rows (Dynamic: any).
+/// The workspace of a layer with Out outputs, for a batch of Batch rows (Dynamic: any).
 template <class Scalar, int Batch, int Out>
 struct LayerWorkspace {
   // Z holds the pre-activations after forward. Backward never reads them (every activation takes
   // its derivative from A), so once the loss is taken Z's storage carries the gradient: dL/dA
   // from the layer above, then dL/dZ in place.
-  detail::MatrixFor<Scalar, Batch, Out> Z;  // (batch, out)
-  detail::MatrixFor<Scalar, Batch, Out> A;  // (batch, out): the next layer's input
+  detail::MatrixFor<Scalar, Batch, Out> Z;  ///< (batch, out)
+  detail::MatrixFor<Scalar, Batch, Out> A;  ///< (batch, out): the next layer's input
 
   static constexpr bool fixed = detail::stored_fixed<Batch, Out>;
 
-  // No-op, and no allocation, when the sizes are unchanged.
+  /// No-op, and no allocation, when the sizes are unchanged.
   void resize(Index batch, Index out) {
     Z.resize(batch, out);
     A.resize(batch, out);

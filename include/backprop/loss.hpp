@@ -22,7 +22,7 @@
 
 namespace backprop {
 
-// What a network needs from a loss policy.
+/// What a network needs from a loss policy.
 template <class L>
 concept LossFunction = requires(Eigen::MatrixXd m) {
   { L::name } -> std::convertible_to<std::string_view>;
@@ -31,11 +31,11 @@ concept LossFunction = requires(Eigen::MatrixXd m) {
   { L::value(m, m) } -> std::convertible_to<double>;
 };
 
-// True when loss L takes over the derivative of output activation A.
+/// True when loss L takes over the derivative of output activation A.
 template <class L, class A>
 inline constexpr bool fuses_with = std::is_same_v<typename L::fused_activation, A>;
 
-// True when loss L fuses with the activation named `name` (for networks composed at run time).
+/// True when loss L fuses with the activation named `name` (for networks composed at run time).
 template <class L>
 constexpr bool fuses_with_name(std::string_view name) {
   if constexpr (std::is_void_v<typename L::fused_activation>)
@@ -45,7 +45,8 @@ constexpr bool fuses_with_name(std::string_view name) {
 }
 
 namespace detail {
-// log(x), floored at -100 as PyTorch's BCELoss does: a saturated output gives a large, finite loss.
+/// log(x), floored at -100 as PyTorch's BCELoss does: a saturated output gives a large, finite
+/// loss.
 template <class X>
 auto floored_log(const Eigen::ArrayBase<X>& x) {
   using S = typename X::Scalar;
@@ -53,35 +54,41 @@ auto floored_log(const Eigen::ArrayBase<X>& x) {
 }
 }  // namespace detail
 
-// L = sum over samples and outputs of 1/2 (o - y)^2: the tutorial's loss.
-// dL/dO = o - y, so gradient descent with learning rate 1 is the tutorial's W += X^T delta.
+/// L = sum over samples and outputs of 1/2 (o - y)^2: the tutorial's loss.
+/// dL/dO = o - y, so gradient descent with learning rate 1 is the tutorial's W += X^T delta.
 struct HalfSumSquared {
-  static constexpr std::string_view name = "half_sum_squared";
-  static constexpr bool averages = false;  // a sum over samples: batches add up
+  static constexpr std::string_view name = "half_sum_squared";  ///< for model files and messages
+  static constexpr bool averages = false;  ///< a sum over samples: batches add up
+  /// Fuses with no activation.
   using fused_activation = void;
 
+  /// Sum of 1/2 (o - y)^2.
   template <class O, class Y>
   static typename O::Scalar value(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
     using S = typename O::Scalar;
     return S(0.5) * (o - y).squaredNorm();
   }
+  /// o - y.
   template <class O, class Y>
   static auto gradient(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
     return o - y;
   }
 };
 
-// L = mean over samples and outputs of (o - y)^2, as PyTorch's MSELoss.   dL/dO = 2 (o - y) / n
+/// L = mean over samples and outputs of (o - y)^2, as PyTorch's MSELoss.   dL/dO = 2 (o - y) / n
 struct MeanSquared {
-  static constexpr std::string_view name = "mean_squared";
-  static constexpr bool averages = true;  // a mean over samples: batches average
+  static constexpr std::string_view name = "mean_squared";  ///< for model files and messages
+  static constexpr bool averages = true;  ///< a mean over samples: batches average
+  /// Fuses with no activation.
   using fused_activation = void;
 
+  /// Mean of (o - y)^2.
   template <class O, class Y>
   static typename O::Scalar value(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
     using S = typename O::Scalar;
     return (o - y).squaredNorm() / static_cast<S>(o.size());
   }
+  /// 2 (o - y) / n.
   template <class O, class Y>
   static auto gradient(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
     using S = typename O::Scalar;
@@ -89,15 +96,18 @@ struct MeanSquared {
   }
 };
 
-// L = -mean(y log o + (1 - y) log(1 - o)) over samples and outputs, for outputs in (0, 1).
-// Fused with a Sigmoid output it is computed from the logits z:
-//   L = mean(max(z, 0) - z y + log1p(e^-|z|))      dL/dz = (s(z) - y) / n
-// which is exact for logits of +-1000 where log(s(z)) would be log(0).
+/// L = -mean(y log o + (1 - y) log(1 - o)) over samples and outputs, for outputs in (0, 1).
+/// Fused with a Sigmoid output it is computed from the logits z:
+///   L = mean(max(z, 0) - z y + log1p(e^-|z|))      dL/dz = (s(z) - y) / n
+/// which is exact for logits of +-1000 where log(s(z)) would be log(0).
 struct BinaryCrossEntropy {
-  static constexpr std::string_view name = "binary_cross_entropy";
-  static constexpr bool averages = true;  // a mean over samples: batches average
+  static constexpr std::string_view name =
+      "binary_cross_entropy";             ///< for model files and messages
+  static constexpr bool averages = true;  ///< a mean over samples: batches average
+  /// Fused with a Sigmoid output, it works from the logits.
   using fused_activation = Sigmoid;
 
+  /// From probabilities o, logs floored at -100.
   template <class O, class Y>
   static typename O::Scalar value(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
     using S = typename O::Scalar;
@@ -105,7 +115,7 @@ struct BinaryCrossEntropy {
     const auto t = y.array();
     return -(t * detail::floored_log(p) + (S(1) - t) * detail::floored_log(S(1) - p)).mean();
   }
-  // dL/dO = (o - y) / (o (1 - o)) / n, the denominator floored at 1e-12 as PyTorch does.
+  /// dL/dO = (o - y) / (o (1 - o)) / n, the denominator floored at 1e-12 as PyTorch does.
   template <class O, class Y>
   static auto gradient(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
     using S = typename O::Scalar;
@@ -113,6 +123,7 @@ struct BinaryCrossEntropy {
     const S n = static_cast<S>(o.size());
     return ((p - y.array()) / (p * (S(1) - p)).max(S(1e-12)) / n).matrix();
   }
+  /// From the logits z of a Sigmoid output, exactly.
   template <class Z, class Y>
   static typename Z::Scalar value_from_logits(const Eigen::MatrixBase<Z>& z,
                                               const Eigen::MatrixBase<Y>& y) {
@@ -120,6 +131,7 @@ struct BinaryCrossEntropy {
     const auto x = z.array();
     return (x.max(S(0)) - x * y.array() + (-x.abs()).exp().log1p()).mean();
   }
+  /// dL/dz = (a - y) / n, with a = s(z).
   template <class A, class Y>
   static auto logit_gradient(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
     using S = typename A::Scalar;
@@ -127,22 +139,25 @@ struct BinaryCrossEntropy {
   }
 };
 
-// Cross-entropy of a Softmax output, averaged over samples, as PyTorch's CrossEntropyLoss.
-// Each row of Y is a distribution over classes (one-hot or soft labels summing to 1).
-// Only fused: from the logits z of a row,
-//   L = logsumexp(z) - <y, z>          dL/dz = (softmax(z) - y) / batch
-// which stays finite and exact for logits of +-1000.
+/// Cross-entropy of a Softmax output, averaged over samples, as PyTorch's CrossEntropyLoss.
+/// Each row of Y is a distribution over classes (one-hot or soft labels summing to 1).
+/// Only fused: from the logits z of a row,
+///   L = logsumexp(z) - <y, z>          dL/dz = (softmax(z) - y) / batch
+/// which stays finite and exact for logits of +-1000.
 struct SoftmaxCrossEntropy {
-  static constexpr std::string_view name = "softmax_cross_entropy";
-  static constexpr bool averages = true;  // a mean over samples: batches average
+  static constexpr std::string_view name =
+      "softmax_cross_entropy";            ///< for model files and messages
+  static constexpr bool averages = true;  ///< a mean over samples: batches average
+  /// Only with a Softmax output: it works from the logits.
   using fused_activation = Softmax;
 
-  // From probabilities P (an evaluated Softmax output): -mean over rows of <y, log p>.
+  /// From probabilities P (an evaluated Softmax output): -mean over rows of <y, log p>.
   template <class P, class Y>
   static typename P::Scalar value(const Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<Y>& y) {
     using S = typename P::Scalar;
     return -(y.array() * detail::floored_log(p.array())).sum() / static_cast<S>(p.rows());
   }
+  /// From the logits z, exactly: logsumexp(z) - <y, z> per row.
   template <class Z, class Y>
   static typename Z::Scalar value_from_logits(const Eigen::MatrixBase<Z>& z,
                                               const Eigen::MatrixBase<Y>& y) {
@@ -155,6 +170,7 @@ struct SoftmaxCrossEntropy {
     }
     return total / static_cast<S>(z.rows());
   }
+  /// dL/dz = (p - y) / batch, with p = softmax(z).
   template <class A, class Y>
   static auto logit_gradient(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
     using S = typename A::Scalar;
@@ -169,7 +185,7 @@ concept HasOutputGradient = requires(const A& a, const Y& y) {
   L::gradient(a, y);
 };
 
-// The loss at the output layer, from its pre-activations Z and activations A.
+/// The loss at the output layer, from its pre-activations Z and activations A.
 template <class L, class Z, class A, class Y>
 typename A::Scalar output_loss(bool fused, const Z& z, const A& a, const Y& y) {
   if constexpr (!std::is_void_v<typename L::fused_activation>)
@@ -185,10 +201,10 @@ void check_finite_loss(Scalar value, std::string_view loss) {
                        "learning rate)");
 }
 
-// The loss at the output layer, with its gradient dL/dZ written over Z: straight from a loss that
-// fuses with the output activation, otherwise dL/dA from the loss and then the activation's
-// derivative (backward_activation). Shared by Network and Sequential. A loss that is not finite
-// throws NumericError before any gradient is taken, so training keeps the weights it had.
+/// The loss at the output layer, with its gradient dL/dZ written over Z: straight from a loss that
+/// fuses with the output activation, otherwise dL/dA from the loss and then the activation's
+/// derivative (backward_activation). Shared by Network and Sequential. A loss that is not finite
+/// throws NumericError before any gradient is taken, so training keeps the weights it had.
 template <class L, class Z, class A, class Y, class BackwardActivation>
 typename A::Scalar output_loss_and_gradient(bool fused, Z& z, const A& a, const Y& y,
                                             BackwardActivation&& backward_activation,

@@ -20,16 +20,17 @@
 
 namespace backprop {
 
+/// What the metrics of fit() measure: MSE and MAE, or accuracy.
 enum class Task { regression, classification };
 
-// Cross-entropies classify; every other loss regresses.
+/// Cross-entropies classify; every other loss regresses.
 template <class L>
 inline constexpr Task task_of =
     std::is_same_v<L, SoftmaxCrossEntropy> || std::is_same_v<L, BinaryCrossEntropy>
         ? Task::classification
         : Task::regression;
 
-// The class of row r: the index of its largest entry, or 0/1 for a single column.
+/// The class of row r: the index of its largest entry, or 0/1 for a single column.
 template <class M>
 Index class_of_row(const Eigen::MatrixBase<M>& m, Index r) {
   if (m.cols() == 1) return m(r, 0) >= typename M::Scalar(0.5) ? 1 : 0;
@@ -38,7 +39,7 @@ Index class_of_row(const Eigen::MatrixBase<M>& m, Index r) {
   return best;
 }
 
-// The number of rows whose class in A matches the class in Y.
+/// The number of rows whose class in A matches the class in Y.
 template <class A, class Y>
 Index correct_count(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
   Index correct = 0;
@@ -47,12 +48,13 @@ Index correct_count(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y
   return correct;
 }
 
+/// The fraction of rows whose class in A matches the class in Y.
 template <class A, class Y>
 double accuracy(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
   return static_cast<double>(correct_count(a, y)) / static_cast<double>(a.rows());
 }
 
-// counts(t, p): how many rows of class t (in Y) the network put in class p (in A).
+/// counts(t, p): how many rows of class t (in Y) the network put in class p (in A).
 template <class A, class Y>
 Eigen::MatrixXi confusion_matrix(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y,
                                  Index classes) {
@@ -67,20 +69,20 @@ Eigen::MatrixXi confusion_matrix(const Eigen::MatrixBase<A>& a, const Eigen::Mat
   return counts;
 }
 
-// What a set of samples scored: the loss, and the metrics of the task.
+/// What a set of samples scored: the loss, and the metrics of the task.
 struct Scores {
   double loss = 0;
-  std::optional<double> accuracy{};    // classification
-  std::optional<double> mse{}, mae{};  // regression: mean over samples and outputs
+  std::optional<double> accuracy{};    ///< classification
+  std::optional<double> mse{}, mae{};  ///< regression: mean over samples and outputs
 };
 
-// Scores summed batch by batch, each batch weighted by its number of samples.
+/// Scores summed batch by batch, each batch weighted by its number of samples.
 class ScoreAccumulator {
  public:
-  // loss_averages: the loss is a mean over the batch (else a sum, as HalfSumSquared).
+  /// loss_averages: the loss is a mean over the batch (else a sum, as HalfSumSquared).
   ScoreAccumulator(Task task, bool loss_averages) : task_(task), loss_averages_(loss_averages) {}
 
-  // The outputs A of a batch against its targets Y: its samples and metrics.
+  /// The outputs A of a batch against its targets Y: its samples and metrics.
   template <class A, class Y>
   void add_outputs(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<Y>& y) {
     samples_ += static_cast<double>(a.rows());
@@ -93,11 +95,12 @@ class ScoreAccumulator {
     }
   }
 
-  // The loss of a batch of `samples` rows.
+  /// The loss of a batch of `samples` rows.
   void add_loss(double batch_loss, Index samples) {
     loss_ += loss_averages_ ? batch_loss * static_cast<double>(samples) : batch_loss;
   }
 
+  /// The scores of every batch added so far.
   Scores result() const {
     Scores s;
     s.loss = loss_averages_ ? loss_ / samples_ : loss_;

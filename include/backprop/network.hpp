@@ -30,7 +30,7 @@ namespace backprop {
 
 namespace detail {
 
-// These three name the numbers in a compile error about adjacent layers.
+/// These three name the numbers in a compile error about adjacent layers.
 template <std::size_t I>
 struct layer {};
 template <int N>
@@ -41,9 +41,9 @@ struct inputs {};
 template <class Layer, class Outputs, class Inputs>
 struct layer_sizes_agree;
 
-// Instantiated for every pair of adjacent layers. When the sizes differ, the compiler's
-// "required from" note spells out layer_sizes_agree<layer<I>, outputs_of_previous_layer<P>,
-// inputs<N>>: which layer, and both sizes.
+/// Instantiated for every pair of adjacent layers. When the sizes differ, the compiler's
+/// "required from" note spells out layer_sizes_agree<layer<I>, outputs_of_previous_layer<P>,
+/// inputs<N>>: which layer, and both sizes.
 template <std::size_t I, int P, int N>
 struct layer_sizes_agree<layer<I>, outputs_of_previous_layer<P>, inputs<N>> {
   static_assert(P == N || P == Dynamic || N == Dynamic,
@@ -62,8 +62,8 @@ constexpr bool adjacent_sizes_agree(std::index_sequence<I...>) {
           ...);
 }
 
-// f(integral_constant<0>), f(integral_constant<1>), ...: a loop over layers with I known at
-// compile time, so each layer's own types are used.
+/// f(integral_constant<0>), f(integral_constant<1>), ...: a loop over layers with I known at
+/// compile time, so each layer's own types are used.
 template <std::size_t... I, class F>
 constexpr void for_each_index(std::index_sequence<I...>, F&& f) {
   (f(std::integral_constant<std::size_t, I>{}), ...);
@@ -76,6 +76,7 @@ constexpr void for_each_index_reversed(std::index_sequence<I...>, F&& f) {
 
 }  // namespace detail
 
+/// A feedforward network of Layers (Dense, Dropout) fixed at compile time, in Scalar.
 template <class Scalar_, class... Layers>
 class Network {
   static_assert(std::is_floating_point_v<Scalar_>, "Network: the scalar must be float or double");
@@ -84,10 +85,14 @@ class Network {
       detail::adjacent_sizes_agree<Layers...>(std::make_index_sequence<sizeof...(Layers) - 1>{}));
 
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// The number of layers.
   static constexpr std::size_t depth = sizeof...(Layers);
+  /// The type of layer I.
   template <std::size_t I>
   using Layer = std::tuple_element_t<I, std::tuple<Layers...>>;
+  /// The last layer, whose activation meets the loss.
   using OutputLayer = Layer<depth - 1>;
   static_assert(!std::is_void_v<typename OutputLayer::activation>,
                 "Network: the last layer must have an activation (Dense), not be a Dropout");
@@ -95,46 +100,50 @@ class Network {
   static constexpr int outputs = OutputLayer::outputs;
   static constexpr bool fixed_size =
       ((Layers::inputs != Dynamic && Layers::outputs != Dynamic) && ...);
-  // The number of parameter matrices, which is the number of optimizer slots.
+  /// The number of parameter matrices, which is the number of optimizer slots.
   static constexpr std::size_t parameter_matrices = (Layers::tensor_count + ...);
 
-  // widths[0] inputs, widths[i + 1] outputs of layer i.
+  /// widths[0] inputs, widths[i + 1] outputs of layer i.
   using Widths = std::array<Index, depth + 1>;
+  /// Every layer's parameters (and, in a second instance, their gradients).
   using Parameters = std::tuple<typename Layers::template Parameters<Scalar>...>;
+  /// Every layer's workspace for a batch of Batch rows.
   template <int Batch>
   using Workspace = std::tuple<typename Layers::template Workspace<Scalar, Batch>...>;
+  /// What predict returns for Batch rows.
   template <int Batch>
   using Output = detail::MatrixFor<Scalar, Batch, outputs>;
 
-  // All weights zero. The sizes come from the layer types.
+  /// All weights zero. The sizes come from the layer types.
   Network() requires(fixed_size) : Network(Widths{Layers::inputs..., OutputLayer::outputs}) {}
 
-  // Weights from an initializer, such as StandardNormal{seed}.
+  /// Weights from an initializer, such as StandardNormal{seed}.
   template <WeightInitializer Init>
   explicit Network(Init init) requires(fixed_size) : Network() {
     initialize(init);
   }
 
-  // All weights zero, with the widths given at run time: {inputs, hidden..., outputs}. Sizes
-  // fixed by a layer type must agree with them.
+  /// All weights zero, with the widths given at run time: {inputs, hidden..., outputs}. Sizes
+  /// fixed by a layer type must agree with them.
   explicit Network(const Widths& widths)
       : widths_(checked(widths)),
         parameters_(make_parameters(std::make_index_sequence<depth>{})),
         gradients_(make_parameters(std::make_index_sequence<depth>{})) {}
 
+  /// Run-time widths, and weights from an initializer.
   template <WeightInitializer Init>
   Network(const Widths& widths, Init init) : Network(widths) {
     initialize(init);
   }
 
-  // Fresh parameters for every layer from init, in layer order (Dense: W from init, b zero).
+  /// Fresh parameters for every layer from init, in layer order (Dense: W from init, b zero).
   template <WeightInitializer Init>
   void initialize(Init&& init) {
     detail::for_each_index(std::make_index_sequence<depth>{},
                            [&](auto i) { Layer<i>::initialize(std::get<i>(parameters_), init); });
   }
 
-  // X: (batch, inputs)  ->  (batch, outputs)
+  /// X: (batch, inputs)  ->  (batch, outputs)
   template <class X>
   Output<X::RowsAtCompileTime> predict(const Eigen::MatrixBase<X>& x) const {
     check_input(x, "predict");
@@ -144,8 +153,8 @@ class Network {
     return std::move(std::get<depth - 1>(ws).A);
   }
 
-  // The loss of the current parameters on (X, Y), without gradients (and without dropout).
-  // on_output(A), if given, sees the network's output.
+  /// The loss of the current parameters on (X, Y), without gradients (and without dropout).
+  /// on_output(A), if given, sees the network's output.
   template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
   Scalar loss(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L&,
               OnOutput&& on_output = {}) const {
@@ -159,8 +168,8 @@ class Network {
     return detail::output_loss<L>(fuses_with<L, typename OutputLayer::activation>, out.Z, out.A, y);
   }
 
-  // X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
-  // parameter in gradients(). on_output(A), if given, sees the network's output for the batch.
+  /// X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
+  /// parameter in gradients(). on_output(A), if given, sees the network's output for the batch.
   template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
   Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
                   OnOutput&& on_output = {}) {
@@ -168,9 +177,9 @@ class Network {
     return backward_impl(x, y, criterion, on_output, ignore);
   }
 
-  // One step of training: backward, and the optimizer's update of every parameter. Returns the
-  // loss before the update. Each layer is updated as soon as its gradients are complete (they are
-  // still all kept in gradients()), while they are hot and the layers below are still working.
+  /// One step of training: backward, and the optimizer's update of every parameter. Returns the
+  /// loss before the update. Each layer is updated as soon as its gradients are complete (they are
+  /// still all kept in gradients()), while they are hot and the layers below are still working.
   template <class X, class Y, LossFunction L, class Optimizer,
             class OnOutput = detail::IgnoreOutput>
   Scalar train_step(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
@@ -182,25 +191,26 @@ class Network {
     return backward_impl(x, y, criterion, on_output, update);
   }
 
-  // Parameters of layer I (Dense: W, and b where the layer has one). Assign to them freely, but
-  // keep their shapes: the network's widths do not change.
+  /// Parameters of layer I (Dense: W, and b where the layer has one). Assign to them freely, but
+  /// keep their shapes: the network's widths do not change.
   template <std::size_t I>
   auto& parameters() {
     return std::get<I>(parameters_);
   }
+  /// Parameters of layer I, read-only.
   template <std::size_t I>
   const auto& parameters() const {
     return std::get<I>(parameters_);
   }
-  // The gradients of layer I from the last backward() or train_step().
+  /// The gradients of layer I from the last backward() or train_step().
   template <std::size_t I>
   const auto& gradients() const {
     return std::get<I>(gradients_);
   }
 
-  // f(slot, parameter, gradient) for every parameter matrix, in slot order: layer by layer, W then
-  // b. A slot numbers one parameter matrix for the life of the network, so an optimizer can key
-  // its state by it.
+  /// f(slot, parameter, gradient) for every parameter matrix, in slot order: layer by layer, W then
+  /// b. A slot numbers one parameter matrix for the life of the network, so an optimizer can key
+  /// its state by it.
   template <class F>
   void for_each_parameter(F&& f) {
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) { visit_layer<i>(f); });
@@ -208,7 +218,7 @@ class Network {
 
   const Widths& widths() const { return widths_; }
 
-  // What layer i is (kind, sizes, activation, bias; Dropout: rate and generator).
+  /// What layer i is (kind, sizes, activation, bias; Dropout: rate and generator).
   LayerInfo layer(std::size_t i) const {
     LayerInfo info;
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto j) {
@@ -219,14 +229,14 @@ class Network {
                           std::to_string(depth));
     return info;
   }
-  // Takes back the non-matrix state of layer i (Dropout: rate and generator) from `info`.
+  /// Takes back the non-matrix state of layer i (Dropout: rate and generator) from `info`.
   void restore_layer(std::size_t i, const LayerInfo& info) {
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto j) {
       if (j == i) Layer<j>::restore(std::get<j>(parameters_), info);
     });
   }
 
-  // The number of trainable scalars.
+  /// The number of trainable scalars.
   Index parameter_count() const {
     Index n = 0;
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
@@ -236,7 +246,7 @@ class Network {
   }
 
  private:
-  // The slot of layer I's first parameter matrix.
+  /// The slot of layer I's first parameter matrix.
   template <std::size_t I>
   static constexpr std::size_t first_slot = [] {
     std::size_t slot = 0;
@@ -299,7 +309,7 @@ class Network {
                            [&](auto i) { std::get<i>(ws).resize(batch, widths_[i + 1]); });
   }
 
-  // Inference: X: (batch, inputs)  ->  every layer's Z and A in ws
+  /// Inference: X: (batch, inputs)  ->  every layer's Z and A in ws
   template <int Batch, class X>
   void forward(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x) const {
     detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
@@ -330,8 +340,8 @@ class Network {
     }
   }
 
-  // Training forward, then backward from the output layer down. on_gradients(slot, parameter,
-  // gradient) sees each layer once its gradients and the gradient for the layer below are done.
+  /// Training forward, then backward from the output layer down. on_gradients(slot, parameter,
+  /// gradient) sees each layer once its gradients and the gradient for the layer below are done.
   template <int Batch, class X, class Y, class L, class OnOutput, class OnLayerGradients>
   Scalar backward_in(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x,
                      const Eigen::MatrixBase<Y>& y, const L&, OnOutput& on_output,

@@ -26,7 +26,7 @@ namespace backprop {
 
 namespace detail {
 
-// The value, unless it is outside [lo, hi) or not finite: then an ArgumentError naming it.
+/// The value, unless it is outside [lo, hi) or not finite: then an ArgumentError naming it.
 template <class Scalar>
 Scalar checked_hyperparameter(Scalar value, const char* optimizer, const char* name, double lo,
                               double hi) {
@@ -58,15 +58,15 @@ Scalar checked_epsilon(Scalar epsilon, const char* optimizer) {
   return epsilon;
 }
 
-// K state arrays per slot, each shaped like the slot's parameter, created zero on first use.
+/// K state arrays per slot, each shaped like the slot's parameter, created zero on first use.
 template <class Scalar, std::size_t K>
 class SlotState {
  public:
   using Array = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
   using Slot = std::array<Array, K>;
 
-  // The state of a slot, sized on first use; a parameter of another shape means the optimizer
-  // was handed a second network, which would corrupt both trainings.
+  /// The state of a slot, sized on first use; a parameter of another shape means the optimizer
+  /// was handed a second network, which would corrupt both trainings.
   Slot& at(std::size_t slot, Index rows, Index cols, const char* optimizer) {
     if (slot >= slots_.size()) slots_.resize(slot + 1);
     Slot& s = slots_[slot];
@@ -91,21 +91,22 @@ class SlotState {
 
 }  // namespace detail
 
-// Plain gradient descent with optional L2 weight decay:
-//   g <- g + weight_decay p        p <- p - learning_rate g
-// With HalfSumSquared and learning rate 1 this is the tutorial's W += X^T delta.
+/// Plain gradient descent with optional L2 weight decay:
+///   g <- g + weight_decay p        p <- p - learning_rate g
+/// With HalfSumSquared and learning rate 1 this is the tutorial's W += X^T delta.
 template <std::floating_point Scalar>
 class SGD {
  public:
   static constexpr std::string_view name = "sgd";
 
+  /// Throws ArgumentError for a learning rate or decay that is negative or not finite.
   explicit SGD(Scalar learning_rate, Scalar weight_decay = 0)
       : learning_rate_(detail::checked_learning_rate(learning_rate, "SGD")),
         weight_decay_(detail::checked_non_negative(weight_decay, "SGD", "weight_decay")) {}
 
-  void begin_step() {}
+  void begin_step() {}  ///< nothing to do once per step
 
-  // P, G: one parameter matrix and its gradient, of equal shapes
+  /// P, G: one parameter matrix and its gradient, of equal shapes
   template <class P, class G>
   void update(std::size_t /*slot*/, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g) const {
     static_assert(std::is_same_v<typename P::Scalar, Scalar>,
@@ -116,7 +117,9 @@ class SGD {
       p -= learning_rate_ * (g + weight_decay_ * p);
   }
 
-  Scalar learning_rate() const { return learning_rate_; }
+  /// The step size.
+  Scalar learning_rate() const { return learning_rate_; }  ///< the step size
+  /// Sets the step size (fit's schedules do), checked as in the constructor.
   void set_learning_rate(Scalar learning_rate) {
     learning_rate_ = detail::checked_learning_rate(learning_rate, "SGD");
   }
@@ -126,15 +129,16 @@ class SGD {
   Scalar weight_decay_;
 };
 
-// Gradient descent with momentum, as torch.optim.SGD(momentum=mu, nesterov=...):
-//   g <- g + weight_decay p       v <- mu v + g
-//   p <- p - learning_rate v                    (classical)
-//   p <- p - learning_rate (g + mu v)           (Nesterov)
+/// Gradient descent with momentum, as torch.optim.SGD(momentum=mu, nesterov=...):
+///   g <- g + weight_decay p       v <- mu v + g
+///   p <- p - learning_rate v                    (classical)
+///   p <- p - learning_rate (g + mu v)           (Nesterov)
 template <std::floating_point Scalar>
 class Momentum {
  public:
   static constexpr std::string_view name = "momentum";
 
+  /// The hyper-parameters, with PyTorch's defaults.
   struct Options {
     Scalar learning_rate = Scalar(0.01);
     Scalar momentum = Scalar(0.9);
@@ -142,6 +146,7 @@ class Momentum {
     Scalar weight_decay = 0;
   };
 
+  /// Throws ArgumentError naming any option out of range.
   explicit Momentum(const Options& options)
       : learning_rate_(detail::checked_learning_rate(options.learning_rate, "Momentum")),
         momentum_(detail::checked_fraction(options.momentum, "Momentum", "momentum")),
@@ -149,8 +154,9 @@ class Momentum {
         weight_decay_(
             detail::checked_non_negative(options.weight_decay, "Momentum", "weight_decay")) {}
 
-  void begin_step() {}
+  void begin_step() {}  ///< nothing to do once per step
 
+  /// One parameter matrix p and its gradient g, with the velocity of its slot.
   template <class P, class G>
   void update(std::size_t slot, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g) {
     auto& v = state_.at(slot, p.rows(), p.cols(), "Momentum")[0];
@@ -162,11 +168,12 @@ class Momentum {
       p.array() -= learning_rate_ * v;
   }
 
-  Scalar learning_rate() const { return learning_rate_; }
+  Scalar learning_rate() const { return learning_rate_; }  ///< the step size
+  /// Sets the step size, checked as in the constructor.
   void set_learning_rate(Scalar learning_rate) {
     learning_rate_ = detail::checked_learning_rate(learning_rate, "Momentum");
   }
-  // The velocity of every slot, for saving and resuming.
+  /// The velocity of every slot, for saving and resuming.
   auto& state() { return state_.slots(); }
   const auto& state() const { return state_.slots(); }
 
@@ -177,26 +184,29 @@ class Momentum {
   detail::SlotState<Scalar, 1> state_;
 };
 
-// AdaGrad, as torch.optim.Adagrad:  s <- s + g^2   p <- p - learning_rate g / (sqrt(s) + epsilon)
+/// AdaGrad, as torch.optim.Adagrad:  s <- s + g^2   p <- p - learning_rate g / (sqrt(s) + epsilon)
 template <std::floating_point Scalar>
 class AdaGrad {
  public:
   static constexpr std::string_view name = "adagrad";
 
+  /// The hyper-parameters, with PyTorch's defaults.
   struct Options {
     Scalar learning_rate = Scalar(0.01);
     Scalar epsilon = Scalar(1e-10);
     Scalar weight_decay = 0;
   };
 
+  /// Throws ArgumentError naming any option out of range.
   explicit AdaGrad(const Options& options)
       : learning_rate_(detail::checked_learning_rate(options.learning_rate, "AdaGrad")),
         epsilon_(detail::checked_epsilon(options.epsilon, "AdaGrad")),
         weight_decay_(
             detail::checked_non_negative(options.weight_decay, "AdaGrad", "weight_decay")) {}
 
-  void begin_step() {}
+  void begin_step() {}  ///< nothing to do once per step
 
+  /// One parameter matrix p and its gradient g, with the sum of squares of its slot.
   template <class P, class G>
   void update(std::size_t slot, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g) {
     auto& s = state_.at(slot, p.rows(), p.cols(), "AdaGrad")[0];
@@ -205,7 +215,8 @@ class AdaGrad {
     p.array() -= learning_rate_ * decayed / (s.sqrt() + epsilon_);
   }
 
-  Scalar learning_rate() const { return learning_rate_; }
+  Scalar learning_rate() const { return learning_rate_; }  ///< the step size
+  /// Sets the step size, checked as in the constructor.
   void set_learning_rate(Scalar learning_rate) {
     learning_rate_ = detail::checked_learning_rate(learning_rate, "AdaGrad");
   }
@@ -217,13 +228,14 @@ class AdaGrad {
   detail::SlotState<Scalar, 1> state_;
 };
 
-// RMSProp, as torch.optim.RMSprop:
-//   s <- alpha s + (1 - alpha) g^2      p <- p - learning_rate g / (sqrt(s) + epsilon)
+/// RMSProp, as torch.optim.RMSprop:
+///   s <- alpha s + (1 - alpha) g^2      p <- p - learning_rate g / (sqrt(s) + epsilon)
 template <std::floating_point Scalar>
 class RMSProp {
  public:
   static constexpr std::string_view name = "rmsprop";
 
+  /// The hyper-parameters, with PyTorch's defaults.
   struct Options {
     Scalar learning_rate = Scalar(0.01);
     Scalar alpha = Scalar(0.99);
@@ -231,6 +243,7 @@ class RMSProp {
     Scalar weight_decay = 0;
   };
 
+  /// Throws ArgumentError naming any option out of range.
   explicit RMSProp(const Options& options)
       : learning_rate_(detail::checked_learning_rate(options.learning_rate, "RMSProp")),
         alpha_(detail::checked_fraction(options.alpha, "RMSProp", "alpha")),
@@ -238,8 +251,9 @@ class RMSProp {
         weight_decay_(
             detail::checked_non_negative(options.weight_decay, "RMSProp", "weight_decay")) {}
 
-  void begin_step() {}
+  void begin_step() {}  ///< nothing to do once per step
 
+  /// One parameter matrix p and its gradient g, with the running mean square of its slot.
   template <class P, class G>
   void update(std::size_t slot, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g) {
     auto& s = state_.at(slot, p.rows(), p.cols(), "RMSProp")[0];
@@ -248,7 +262,8 @@ class RMSProp {
     p.array() -= learning_rate_ * decayed / (s.sqrt() + epsilon_);
   }
 
-  Scalar learning_rate() const { return learning_rate_; }
+  Scalar learning_rate() const { return learning_rate_; }  ///< the step size
+  /// Sets the step size, checked as in the constructor.
   void set_learning_rate(Scalar learning_rate) {
     learning_rate_ = detail::checked_learning_rate(learning_rate, "RMSProp");
   }
@@ -260,18 +275,19 @@ class RMSProp {
   detail::SlotState<Scalar, 1> state_;
 };
 
-// Adam (Kingma and Ba, 2015), as torch.optim.Adam, and AdamW's decoupled weight decay:
-//   t <- t + 1
-//   p <- p (1 - learning_rate decoupled_weight_decay)          (AdamW)
-//   g <- g + weight_decay p                                    (L2, as Adam's weight_decay)
-//   m <- beta1 m + (1 - beta1) g         v <- beta2 v + (1 - beta2) g^2
-//   p <- p - learning_rate / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + epsilon)
-// (the bias corrections grouped as PyTorch groups them, so the two agree to the last bits)
+/// Adam (Kingma and Ba, 2015), as torch.optim.Adam, and AdamW's decoupled weight decay:
+///   t <- t + 1
+///   p <- p (1 - learning_rate decoupled_weight_decay)          (AdamW)
+///   g <- g + weight_decay p                                    (L2, as Adam's weight_decay)
+///   m <- beta1 m + (1 - beta1) g         v <- beta2 v + (1 - beta2) g^2
+///   p <- p - learning_rate / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + epsilon)
+/// (the bias corrections grouped as PyTorch groups them, so the two agree to the last bits)
 template <std::floating_point Scalar>
 class Adam {
  public:
   static constexpr std::string_view name = "adam";
 
+  /// The hyper-parameters, with PyTorch's defaults.
   struct Options {
     Scalar learning_rate = Scalar(0.001);
     Scalar beta1 = Scalar(0.9);
@@ -281,6 +297,7 @@ class Adam {
     Scalar decoupled_weight_decay = 0;
   };
 
+  /// Throws ArgumentError naming any option out of range.
   explicit Adam(const Options& options = {})
       : learning_rate_(detail::checked_learning_rate(options.learning_rate, "Adam")),
         beta1_(detail::checked_fraction(options.beta1, "Adam", "beta1")),
@@ -290,6 +307,7 @@ class Adam {
         decoupled_weight_decay_(detail::checked_non_negative(options.decoupled_weight_decay, "Adam",
                                                              "decoupled_weight_decay")) {}
 
+  /// Counts the step and computes its bias corrections.
   void begin_step() {
     ++steps_;
     // The bias corrections of step t, in double as PyTorch computes them, once per step.
@@ -297,6 +315,7 @@ class Adam {
     sqrt_correction2_ = std::sqrt(1 - std::pow(double(beta2_), double(steps_)));
   }
 
+  /// One parameter matrix p and its gradient g, with the moments of its slot.
   template <class P, class G>
   void update(std::size_t slot, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g) {
     auto& [m, v] = state_.at(slot, p.rows(), p.cols(), "Adam");
@@ -309,11 +328,12 @@ class Adam {
     p.array() -= step_size * m / (v.sqrt() / sqrt_correction2 + epsilon_);
   }
 
-  Scalar learning_rate() const { return learning_rate_; }
+  Scalar learning_rate() const { return learning_rate_; }  ///< the step size
+  /// Sets the step size, checked as in the constructor.
   void set_learning_rate(Scalar learning_rate) {
     learning_rate_ = detail::checked_learning_rate(learning_rate, "Adam");
   }
-  // The steps taken so far (t) and the moments m and v of every slot, for saving and resuming.
+  /// The steps taken so far (t) and the moments m and v of every slot, for saving and resuming.
   long steps() const { return steps_; }
   void set_steps(long steps) { steps_ = steps; }
   auto& state() { return state_.slots(); }
@@ -326,14 +346,14 @@ class Adam {
   detail::SlotState<Scalar, 2> state_;
 };
 
-// AdamW (Loshchilov and Hutter, 2019): Adam whose weight decay is decoupled from the gradient,
-// with torch.optim.AdamW's default decay of 0.01.
+/// AdamW (Loshchilov and Hutter, 2019): Adam whose weight decay is decoupled from the gradient,
+/// with torch.optim.AdamW's default decay of 0.01.
 template <std::floating_point Scalar>
 Adam<Scalar> AdamW(Scalar learning_rate = Scalar(0.001), Scalar weight_decay = Scalar(0.01)) {
   return Adam<Scalar>({.learning_rate = learning_rate, .decoupled_weight_decay = weight_decay});
 }
 
-// Updates every parameter of a network from the gradients of its last backward().
+/// Updates every parameter of a network from the gradients of its last backward().
 template <class Optimizer, class Network>
 void step(Optimizer& optimizer, Network& network) {
   optimizer.begin_step();

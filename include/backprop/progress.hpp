@@ -23,6 +23,7 @@
 
 namespace backprop {
 
+/// How fit() reports progress.
 enum class Verbosity {
   automatic,  // a bar when writing to std::cout on a terminal, else plain lines
   bar,
@@ -30,10 +31,13 @@ enum class Verbosity {
   silent
 };
 
+/// Draws fit()'s progress on a stream, in the style Verbosity asks for.
 class Progress {
  public:
+  /// Writes to out; automatic resolves to a bar only on a terminal.
   Progress(std::ostream& out, Verbosity verbosity) : out_(out), style_(resolve(out, verbosity)) {}
 
+  /// Starts the bar of an epoch of `batches` batches.
   void begin_epoch(int epoch, int epochs, Index batches) {
     epoch_ = epoch;
     epochs_ = epochs;
@@ -41,7 +45,7 @@ class Progress {
     start_ = last_draw_ = Clock::now();
   }
 
-  // After each batch: redrawn at most ten times a second, and at the last batch.
+  /// After each batch: redrawn at most ten times a second, and at the last batch.
   void batch(Index done, double samples, double loss) {
     if (style_ != Verbosity::bar) return;
     const auto now = Clock::now();
@@ -58,14 +62,14 @@ class Progress {
     out_ << line.str() << std::flush;
   }
 
-  // The epoch's summary, which replaces the bar.
+  /// The epoch's summary, which replaces the bar.
   void end_epoch(const std::string& summary) {
     if (style_ == Verbosity::silent) return;
     if (style_ == Verbosity::bar) out_ << "\r\033[K";  // clear the bar's line
     out_ << summary << "\n" << std::flush;
   }
 
-  // 12.3k, 1.2M: throughput as people read it.
+  /// 12.3k, 1.2M: throughput as people read it.
   static std::string rate(double per_second) {
     char text[32];
     if (per_second >= 1e6)

@@ -12,19 +12,20 @@
 
 namespace backprop {
 
-// numpy's legacy RandomState, reduced to the two draws the initializers need.
+/// numpy's legacy RandomState, reduced to the two draws the initializers need.
 class NumpyRandom {
  public:
+  /// Seeded as np.random.seed(seed).
   explicit NumpyRandom(std::uint32_t seed) : engine_(seed) {}
 
-  // Uniform on [0, 1) with 53 random bits: numpy's random_sample().
+  /// Uniform on [0, 1) with 53 random bits: numpy's random_sample().
   double uniform() {
     const auto a = static_cast<std::uint64_t>(engine_() >> 5);  // 27 bits
     const auto b = static_cast<std::uint64_t>(engine_() >> 6);  // 26 bits
     return static_cast<double>((a << 26) | b) * 0x1.0p-53;
   }
 
-  // Standard normal: numpy's legacy_gauss, which yields the polar method's pair one at a time.
+  /// Standard normal: numpy's legacy_gauss, which yields the polar method's pair one at a time.
   double normal() {
     if (has_spare_) {
       has_spare_ = false;
@@ -48,12 +49,13 @@ class NumpyRandom {
   bool has_spare_ = false;
 };
 
-// A fast 64-bit generator for the training loop's draws (shuffling, dropout masks):
-// xoshiro256** (Blackman and Vigna, 2018), its state filled from the seed by SplitMix64.
+/// A fast 64-bit generator for the training loop's draws (shuffling, dropout masks):
+/// xoshiro256** (Blackman and Vigna, 2018), its state filled from the seed by SplitMix64.
 class Xoshiro256 {
  public:
   explicit Xoshiro256(std::uint64_t seed) { reseed(seed); }
 
+  /// Starts the stream of `seed` again.
   void reseed(std::uint64_t seed) {
     for (auto& word : state_) {
       seed += 0x9e3779b97f4a7c15u;  // SplitMix64
@@ -64,6 +66,7 @@ class Xoshiro256 {
     }
   }
 
+  /// The next 64 random bits.
   std::uint64_t next() {
     const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
     const std::uint64_t t = state_[1] << 17;
@@ -76,7 +79,7 @@ class Xoshiro256 {
     return result;
   }
 
-  // Uniform on [0, n), without modulo bias (rejection of the top partial range).
+  /// Uniform on [0, n), without modulo bias (rejection of the top partial range).
   std::uint64_t below(std::uint64_t n) {
     const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     std::uint64_t x;
@@ -86,7 +89,7 @@ class Xoshiro256 {
     return x % n;
   }
 
-  // The whole state, for saving and resuming a training run exactly.
+  /// The whole state, for saving and resuming a training run exactly.
   using State = std::array<std::uint64_t, 4>;
   const State& state() const { return state_; }
   void set_state(const State& state) { state_ = state; }
@@ -96,7 +99,7 @@ class Xoshiro256 {
   State state_;
 };
 
-// Fisher-Yates, drawing from Xoshiro256: the same seed gives the same order everywhere.
+/// Fisher-Yates, drawing from Xoshiro256: the same seed gives the same order everywhere.
 template <class Iterator>
 void shuffle(Iterator first, Iterator last, Xoshiro256& random) {
   for (auto n = last - first; n > 1; --n) {

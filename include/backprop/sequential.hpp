@@ -32,7 +32,7 @@ namespace backprop {
 
 namespace detail {
 
-// The interface Sequential drives its layers through: layer.hpp's protocol with the types fixed.
+/// The interface Sequential drives its layers through: layer.hpp's protocol with the types fixed.
 template <class Scalar>
 class AnyLayer {
  public:
@@ -41,12 +41,12 @@ class AnyLayer {
   using Input = Eigen::Ref<const Matrix>;
   using Workspace = LayerWorkspace<Scalar, Dynamic, Dynamic>;
 
-  // Sees each parameter matrix with its gradient, in the layer's order (W, then b).
+  /// Sees each parameter matrix with its gradient, in the layer's order (W, then b).
   struct TensorVisitor {
     virtual void operator()(Matrix& parameter, const Matrix& gradient) = 0;
     virtual void operator()(RowVector& parameter, const RowVector& gradient) = 0;
   };
-  // Fills a weight matrix; initialize() hands W to it.
+  /// Fills a weight matrix; initialize() hands W to it.
   struct Filler {
     virtual void fill(Matrix& w) = 0;
   };
@@ -69,7 +69,7 @@ class AnyLayer {
   virtual void backward(const Input& x, Matrix* dx) = 0;
 };
 
-// One layer type L behind AnyLayer: parameters, gradients and a training workspace.
+/// One layer type L behind AnyLayer: parameters, gradients and a training workspace.
 template <class Scalar, class L>
 class LayerModel final : public AnyLayer<Scalar> {
   using Base = AnyLayer<Scalar>;
@@ -125,7 +125,7 @@ class LayerModel final : public AnyLayer<Scalar> {
   Workspace workspace_;
 };
 
-// Dense<Dynamic, Dynamic, A, bias> for the activation named `name` in list Activations.
+/// Dense<Dynamic, Dynamic, A, bias> for the activation named `name` in list Activations.
 template <class Scalar, class... Activations>
 std::unique_ptr<AnyLayer<Scalar>> make_dense(ActivationList<Activations...>, std::string_view name,
                                              Index in, Index out, Bias bias) {
@@ -150,31 +150,38 @@ std::string activation_names(ActivationList<Activations...>) {
 
 }  // namespace detail
 
+/// A feedforward network whose layers are chosen at run time, in Scalar.
 template <std::floating_point Scalar_>
 class Sequential {
  public:
+  /// float or double.
   using Scalar = Scalar_;
+  /// What predict returns.
   using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
-  // X and Y are taken by Eigen::Ref: column-major matrices and their blocks of rows pass without a
-  // copy; anything else is copied first.
+  /// X and Y are taken by Eigen::Ref: column-major matrices and their blocks of rows pass without a
+  /// copy; anything else is copied first.
   using Input = Eigen::Ref<const Matrix>;
 
-  // A network of `inputs` inputs and no layers yet.
+  /// A network of `inputs` inputs and no layers yet.
   explicit Sequential(Index inputs) : widths_{checked_width(inputs, "inputs")} {}
 
+  /// A deep copy: layers, parameters, gradients.
   Sequential(const Sequential& other) : widths_(other.widths_) {
     for (const auto& layer : other.layers_)
       layers_.push_back(layer->clone());
   }
+  /// A deep copy.
   Sequential& operator=(const Sequential& other) {
     if (this != &other) *this = Sequential(other);
     return *this;
   }
+  /// Moves the layers.
   Sequential(Sequential&&) noexcept = default;
+  /// Moves the layers.
   Sequential& operator=(Sequential&&) noexcept = default;
 
-  // Appends Dense(width of the last layer -> units) with activation A. Its weights are zero until
-  // initialize().
+  /// Appends Dense(width of the last layer -> units) with activation A. Its weights are zero until
+  /// initialize().
   template <ActivationFunction A>
   Sequential& add_dense(Index units, Bias bias = Bias::on) {
     checked_width(units, "units");
@@ -185,7 +192,7 @@ class Sequential {
     return *this;
   }
 
-  // The same with the activation named at run time ("relu", "softmax", ...).
+  /// The same with the activation named at run time ("relu", "softmax", ...).
   Sequential& add_dense(Index units, std::string_view activation, Bias bias = Bias::on) {
     checked_width(units, "units");
     auto layer =
@@ -198,7 +205,7 @@ class Sequential {
     return *this;
   }
 
-  // Appends inverted dropout of the given rate, its masks drawn from `seed`.
+  /// Appends inverted dropout of the given rate, its masks drawn from `seed`.
   Sequential& add_dropout(double rate, std::uint64_t seed = 0) {
     using D = Dropout<Dynamic>;
     auto layer = std::make_unique<detail::LayerModel<Scalar, D>>(widths_.back(), widths_.back());
@@ -209,7 +216,7 @@ class Sequential {
     return *this;
   }
 
-  // Fresh parameters for every layer from init, in layer order (Dense: W from init, b zero).
+  /// Fresh parameters for every layer from init, in layer order (Dense: W from init, b zero).
   template <WeightInitializer Init>
   void initialize(Init&& init) {
     struct Adapter final : detail::AnyLayer<Scalar>::Filler {
@@ -221,7 +228,7 @@ class Sequential {
       layer->initialize(adapter);
   }
 
-  // X: (batch, inputs)  ->  (batch, outputs)
+  /// X: (batch, inputs)  ->  (batch, outputs)
   Matrix predict(const Input& x) const {
     check_ready("predict");
     detail::check_input("Sequential", "predict", x.rows(), x.cols(), widths_.front());
@@ -230,8 +237,8 @@ class Sequential {
     return std::move(ws.back().A);
   }
 
-  // The loss of the current parameters on (X, Y), without gradients (and without dropout).
-  // on_output(A), if given, sees the network's output.
+  /// The loss of the current parameters on (X, Y), without gradients (and without dropout).
+  /// on_output(A), if given, sees the network's output.
   template <LossFunction L, class OnOutput = detail::IgnoreOutput>
   Scalar loss(const Input& x, const Input& y, const L&, OnOutput&& on_output = {}) const {
     check_ready("loss");
@@ -245,15 +252,15 @@ class Sequential {
     return detail::output_loss<L>(fuses_with_name<L>(out.activation), ws.back().Z, ws.back().A, y);
   }
 
-  // X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and every parameter's gradient.
-  // on_output(A), if given, sees the network's output for the batch.
+  /// X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and every parameter's gradient.
+  /// on_output(A), if given, sees the network's output for the batch.
   template <LossFunction L, class OnOutput = detail::IgnoreOutput>
   Scalar backward(const Input& x, const Input& y, const L& criterion, OnOutput&& on_output = {}) {
     return backward_impl(x, y, criterion, on_output, [](std::size_t, auto&, const auto&) {});
   }
 
-  // One step of training: backward, and the optimizer's update of every parameter, each layer's
-  // as soon as its gradients are complete. Returns the loss before the update.
+  /// One step of training: backward, and the optimizer's update of every parameter, each layer's
+  /// as soon as its gradients are complete. Returns the loss before the update.
   template <LossFunction L, class Optimizer, class OnOutput = detail::IgnoreOutput>
   Scalar train_step(const Input& x, const Input& y, const L& criterion, Optimizer& optimizer,
                     OnOutput&& on_output = {}) {
@@ -264,7 +271,7 @@ class Sequential {
                          });
   }
 
-  // f(slot, parameter, gradient) for every parameter matrix: layer by layer, W then b.
+  /// f(slot, parameter, gradient) for every parameter matrix: layer by layer, W then b.
   template <class F>
   void for_each_parameter(F&& f) {
     std::size_t slot = 0;
@@ -272,19 +279,21 @@ class Sequential {
       visit_layer(*layer, slot, f);
   }
 
-  // {inputs, outputs of layer 0, outputs of layer 1, ...}
+  /// {inputs, outputs of layer 0, outputs of layer 1, ...}
   const std::vector<Index>& widths() const { return widths_; }
   std::size_t depth() const { return layers_.size(); }
   LayerInfo layer(std::size_t i) const { return layers_.at(i)->info(); }
-  // Takes back the non-matrix state of layer i (Dropout: rate and generator) from `info`.
+  /// Takes back the non-matrix state of layer i (Dropout: rate and generator) from `info`.
   void restore_layer(std::size_t i, const LayerInfo& info) { layers_.at(i)->restore(info); }
 
+  /// The number of trainable scalars.
   Index parameter_count() const {
     Index n = 0;
     for (const auto& layer : layers_)
       n += layer->parameter_count();
     return n;
   }
+  /// The number of parameter matrices, which is the number of optimizer slots.
   std::size_t parameter_matrices() const {
     std::size_t n = 0;
     for (const auto& layer : layers_)

@@ -18,6 +18,7 @@
 #include "config.hpp"
 
 #if defined(BACKPROP_OPENBLAS)
+/// OpenBLAS's own thread controls (cblas.h declares them too).
 extern "C" {
 void openblas_set_num_threads(int);
 int openblas_get_num_threads(void);
@@ -30,7 +31,7 @@ namespace detail {
 
 inline constexpr double parallel_product_work = 4e6;
 
-// What set_threads asked for; 0 until it is called.
+/// What set_threads asked for; 0 until it is called.
 inline std::atomic<int> requested_threads{0};
 
 inline void use_threads(int n) {
@@ -40,8 +41,8 @@ inline void use_threads(int n) {
 #endif
 }
 
-// While alive, keeps a product of `multiply_adds` on one thread if it is small and threads were
-// asked for; otherwise does nothing.
+/// While alive, keeps a product of `multiply_adds` on one thread if it is small and threads were
+/// asked for; otherwise does nothing.
 class ProductThreads {
  public:
   explicit ProductThreads(double multiply_adds)
@@ -62,7 +63,7 @@ class ProductThreads {
 
 }  // namespace detail
 
-// Uses up to n threads for large products from now on (n >= 1), process-wide.
+/// Uses up to n threads for large products from now on (n >= 1), process-wide.
 inline void set_threads(int n) {
   if (n < 1)
     throw ArgumentError("backprop::set_threads: n must be at least 1, got " + std::to_string(n));
@@ -70,7 +71,7 @@ inline void set_threads(int n) {
   detail::use_threads(n);
 }
 
-// The number of threads large products may use.
+/// The number of threads large products may use.
 inline int threads() {
 #if defined(BACKPROP_OPENBLAS)
   return openblas_get_num_threads();
@@ -79,7 +80,7 @@ inline int threads() {
 #endif
 }
 
-// What computes the large products: "OpenBLAS" or "Eigen".
+/// What computes the large products: "OpenBLAS" or "Eigen".
 inline const char* product_backend() {
 #if defined(BACKPROP_OPENBLAS)
   return "OpenBLAS";

@@ -37,22 +37,22 @@
 
 namespace backprop {
 
-// What one epoch scored.
+/// What one epoch scored.
 struct EpochRecord {
-  int epoch = 0;  // from 1
+  int epoch = 0;  ///< from 1
   double learning_rate = 0;
   double seconds = 0;
-  Scores train;                        // running over the epoch's batches, as the weights moved
-  std::optional<Scores> validation{};  // at the end of the epoch
+  Scores train;                        ///< running over the epoch's batches, as the weights moved
+  std::optional<Scores> validation{};  ///< at the end of the epoch
 };
 
-// Every epoch of a fit(), in order, ready to print or plot.
+/// Every epoch of a fit(), in order, ready to print or plot.
 struct History {
   std::vector<EpochRecord> epochs;
-  int best_epoch = 0;  // the epoch whose weights the network holds after fit()
+  int best_epoch = 0;  ///< the epoch whose weights the network holds after fit()
   bool stopped_early = false;
 
-  // One row per epoch: epoch, learning_rate, seconds, loss and metrics, then val_ columns.
+  /// One row per epoch: epoch, learning_rate, seconds, loss and metrics, then val_ columns.
   void write_csv(std::ostream& out) const {
     if (epochs.empty()) return;
     const EpochRecord& first = epochs.front();
@@ -81,15 +81,19 @@ struct History {
   }
 };
 
-// Held-out data: X (samples, inputs) and Y (samples, outputs), referenced, not copied: they
-// must outlive the fit() that uses them.
+/// Held-out data: X (samples, inputs) and Y (samples, outputs), referenced, not copied: they
+/// must outlive the fit() that uses them.
 template <class Scalar>
 struct ValidationData {
+  /// A reference to a column-major matrix or block.
   using Input = Eigen::Ref<const Eigen::Matrix<Scalar, Dynamic, Dynamic>>;
+  /// X: (samples, inputs), Y: (samples, outputs).
   ValidationData(const Input& x_, const Input& y_) : x(x_), y(y_) {}
+  /// Refers to the same matrices.
   ValidationData(const ValidationData&) = default;
   // Eigen::Ref cannot be reassigned, only rebuilt: so is a ValidationData, so that
   // `options.validation = ValidationData<float>{x, y}` works.
+  /// Refers to other's matrices from now on.
   ValidationData& operator=(const ValidationData& other) {
     if (this != &other) {
       std::destroy_at(this);
@@ -100,46 +104,49 @@ struct ValidationData {
   Input x, y;
 };
 
+/// What FitOptions::on_batch_end sees after each batch.
 struct BatchEnd {
-  int epoch;    // from 1
-  Index batch;  // from 1
+  int epoch;    ///< from 1
+  Index batch;  ///< from 1
   Index batches;
   double loss;
 };
 
+/// What FitOptions::on_epoch_end sees after each epoch; it may ask to stop.
 struct EpochEnd {
   const EpochRecord& record;
-  bool stop = false;  // set it to end training after this epoch
+  bool stop = false;  ///< set it to end training after this epoch
 };
 
+/// How fit() trains: epochs, batches, validation, early stopping, schedule, callbacks, output.
 template <class Scalar>
 struct FitOptions {
-  int epochs = 10;        // train until this epoch
-  int initial_epoch = 0;  // epochs already trained: resume after them (their batch orders and
+  int epochs = 10;        ///< train until this epoch
+  int initial_epoch = 0;  ///< epochs already trained: resume after them (their batch orders and
                           // schedule steps are replayed, not trained), as Keras's initial_epoch
-  Index batch_size = 32;  // the last batch of an epoch takes what is left
-  bool shuffle = true;    // a new order of the training rows every epoch
+  Index batch_size = 32;  ///< the last batch of an epoch takes what is left
+  bool shuffle = true;    ///< a new order of the training rows every epoch
   std::uint64_t seed = 0;
 
-  // Validation: either held-out data, or a fraction of the rows drawn at random (with the seed)
-  // and kept out of training.
+  /// Validation: either held-out data, or a fraction of the rows drawn at random (with the seed)
+  /// and kept out of training.
   std::optional<ValidationData<Scalar>> validation{};
   double validation_split = 0;
 
-  // Early stopping: after `patience` epochs without the validation loss improving by more than
-  // min_delta, stop. Either way the network ends with the weights of its best epoch. 0: off.
+  /// Early stopping: after `patience` epochs without the validation loss improving by more than
+  /// min_delta, stop. Either way the network ends with the weights of its best epoch. 0: off.
   int early_stopping_patience = 0;
   double early_stopping_min_delta = 0;
 
-  // The learning rate of each epoch (from 0) given the optimizer's initial one: StepDecay,
-  // CosineDecay or any callable. Empty: constant.
+  /// The learning rate of each epoch (from 0) given the optimizer's initial one: StepDecay,
+  /// CosineDecay or any callable. Empty: constant.
   std::function<double(int epoch, double initial)> schedule{};
 
-  std::function<void(const BatchEnd&)> on_batch_end{};
-  std::function<void(EpochEnd&)> on_epoch_end{};
+  std::function<void(const BatchEnd&)> on_batch_end{};  ///< called after every batch
+  std::function<void(EpochEnd&)> on_epoch_end{};        ///< called after every epoch
 
-  Verbosity verbosity = Verbosity::automatic;
-  std::ostream* out = &std::cout;
+  Verbosity verbosity = Verbosity::automatic;  ///< a bar, lines, or nothing
+  std::ostream* out = &std::cout;              ///< where progress goes
 };
 
 namespace detail {
@@ -174,7 +181,7 @@ inline std::string format_scores(const Scores& s, const char* prefix) {
   return out.str();
 }
 
-// The scores of the network on (X, Y), evaluated in chunks so that memory stays bounded.
+/// The scores of the network on (X, Y), evaluated in chunks so that memory stays bounded.
 template <class Net, class L, class X, class Y>
 Scores evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Index chunk) {
   ScoreAccumulator scores(task_of<L>, L::averages);
@@ -190,10 +197,10 @@ Scores evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Inde
 
 }  // namespace detail
 
-// Trains `net` on X: (samples, inputs) and Y: (samples, outputs). Throws ArgumentError for bad
-// options, ShapeError for data that does not fit the network, and NumericError (naming the epoch
-// and batch) when the loss turns non-finite; the network then keeps the weights from before that
-// step.
+/// Trains `net` on X: (samples, inputs) and Y: (samples, outputs). Throws ArgumentError for bad
+/// options, ShapeError for data that does not fit the network, and NumericError (naming the epoch
+/// and batch) when the loss turns non-finite; the network then keeps the weights from before that
+/// step.
 template <class Net, class X, class Y, LossFunction L, class Optimizer>
 History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
             const L& criterion, Optimizer& optimizer,
@@ -229,7 +236,7 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
   std::optional<ValidationData<Scalar>> validation = options.validation;
   if (split_x) validation.emplace(ValidationData<Scalar>{*split_x, *split_y});
 
-  // The schedule starts from the optimizer's rate, which fit gives back when it returns.
+  /// The schedule starts from the optimizer's rate, which fit gives back when it returns.
   const double initial_rate = static_cast<double>(optimizer.learning_rate());
   struct RestoreRate {
     Optimizer& optimizer;

@@ -30,38 +30,46 @@
 
 namespace backprop {
 
-// A column chosen by its name in the header, or by its index: from 0, or from -1 for the last.
+/// A column chosen by its name in the header, or by its index: from 0, or from -1 for the last.
 class Column {
  public:
+  /// The column named `name` in the header.
   Column(std::string name) : key_(std::move(name)) {}
+  /// The column named `name` in the header.
   Column(const char* name) : key_(std::string(name)) {}
+  /// The column at `index` (from 0, or from -1 for the last).
   Column(int index) : key_(static_cast<Index>(index)) {}
+  /// The column at `index` (from 0, or from -1 for the last).
   Column(Index index) : key_(index) {}
 
+  /// The name, or nullptr when chosen by index.
   const std::string* name() const { return std::get_if<std::string>(&key_); }
+  /// The index, or nullptr when chosen by name.
   const Index* index() const { return std::get_if<Index>(&key_); }
 
  private:
   std::variant<std::string, Index> key_;
 };
 
+/// How read_csv splits lines and which columns it takes.
 struct CsvOptions {
-  bool header = true;  // the first line names the columns
-  char delimiter = ',';
-  std::vector<Column> targets{};   // none: every selected column is a feature
-  std::vector<Column> features{};  // none: every column that is not a target
-  bool allow_non_finite = false;   // accept nan, inf and -inf in selected columns
+  bool header = true;              ///< the first line names the columns
+  char delimiter = ',';            ///< what separates fields
+  std::vector<Column> targets{};   ///< none: every selected column is a feature
+  std::vector<Column> features{};  ///< none: every column that is not a target
+  bool allow_non_finite = false;   ///< accept nan, inf and -inf in selected columns
 };
 
+/// What read_csv returns.
 template <class Scalar>
 struct CsvData {
-  Eigen::Matrix<Scalar, Dynamic, Dynamic> features, targets;  // (rows, columns chosen)
-  std::vector<std::string> feature_names, target_names;       // from the header, or "column N"
+  Eigen::Matrix<Scalar, Dynamic, Dynamic> features, targets;  ///< (rows, columns chosen)
+  std::vector<std::string> feature_names, target_names;       ///< from the header, or "column N"
 };
 
 namespace detail {
 
-// Splits one line into fields; `bad` receives the 1-based column of an unterminated quote.
+/// Splits one line into fields; `bad` receives the 1-based column of an unterminated quote.
 inline std::vector<std::string> split_csv_line(std::string_view line, char delimiter,
                                                std::optional<std::size_t>& bad) {
   std::vector<std::string> fields;
@@ -110,7 +118,7 @@ inline std::vector<std::string> split_csv_line(std::string_view line, char delim
   return fields;
 }
 
-// Parses a whole field as a number; false when it is not one.
+/// Parses a whole field as a number; false when it is not one.
 inline bool parse_number(std::string_view text, double& value) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return false;
@@ -120,7 +128,7 @@ inline bool parse_number(std::string_view text, double& value) {
 
 }  // namespace detail
 
-// Reads CSV text from `in`; `source` names it in error messages (usually the file's path).
+/// Reads CSV text from `in`; `source` names it in error messages (usually the file's path).
 template <class Scalar = double>
 CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
                          const CsvOptions& options = {}) {
@@ -129,7 +137,7 @@ CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
     fail("line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + what);
   };
 
-  // All non-blank lines, with their numbers.
+  /// All non-blank lines, with their numbers.
   std::vector<std::pair<std::size_t, std::vector<std::string>>> rows;
   std::string line;
   for (std::size_t number = 1; std::getline(in, line); ++number) {
@@ -144,7 +152,7 @@ CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
   if (in.bad()) throw FileError(source + ": read error");
   if (rows.empty()) fail("the file is empty: no header and no rows");
 
-  // Column names, from the header or made up.
+  /// Column names, from the header or made up.
   const std::size_t width = rows.front().second.size();
   std::vector<std::string> names;
   if (options.header) {
@@ -231,7 +239,7 @@ CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
   return data;
 }
 
-// The names in the first non-blank line of a CSV file.
+/// The names in the first non-blank line of a CSV file.
 inline std::vector<std::string> read_csv_header(const std::filesystem::path& path,
                                                 char delimiter = ',') {
   std::ifstream in(path);
@@ -251,6 +259,7 @@ inline std::vector<std::string> read_csv_header(const std::filesystem::path& pat
   throw FormatError(path.string() + ": the file is empty: no header and no rows");
 }
 
+/// Reads the CSV file at `path`; messages name the file.
 template <class Scalar = double>
 CsvData<Scalar> read_csv(const std::filesystem::path& path, const CsvOptions& options = {}) {
   std::ifstream in(path);

@@ -31,7 +31,7 @@
 
 namespace backprop {
 
-// An IDX file's dimensions and values (converted to double, which holds every IDX type exactly).
+/// An IDX file's dimensions and values (converted to double, which holds every IDX type exactly).
 struct IdxArray {
   std::vector<Index> dims;
   std::vector<double> values;
@@ -54,7 +54,7 @@ inline std::vector<std::uint8_t> read_maybe_gzip(const std::filesystem::path& pa
   int n;
   while ((n = gzread(file, buffer, sizeof buffer)) > 0)
     out.insert(out.end(), buffer, buffer + n);
-  // A stream that ends early reads as a short file, with Z_BUF_ERROR left behind: check it.
+  /// A stream that ends early reads as a short file, with Z_BUF_ERROR left behind: check it.
   int code = Z_OK;
   const std::string reason = gzerror(file, &code);
   gzclose(file);
@@ -70,7 +70,7 @@ inline std::vector<std::uint8_t> read_maybe_gzip(const std::filesystem::path& pa
 
 }  // namespace detail
 
-// Parses the bytes of an IDX file; `source` names it in error messages.
+/// Parses the bytes of an IDX file; `source` names it in error messages.
 inline IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& source) {
   auto fail = [&](const std::string& what) { throw FormatError(source + ": " + what); };
   if (bytes.size() < 4)
@@ -158,12 +158,13 @@ inline IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::str
   return array;
 }
 
+/// The dimensions and values of the IDX file at `path` (plain or .gz).
 inline IdxArray read_idx_array(const std::filesystem::path& path) {
   return parse_idx(detail::read_maybe_gzip(path), path.string());
 }
 
-// An IDX file as a matrix: one row per entry of the first dimension, the rest flattened
-// (images of 28x28 become rows of 784). Values as stored: 0..255 for MNIST's pixels.
+/// An IDX file as a matrix: one row per entry of the first dimension, the rest flattened
+/// (images of 28x28 become rows of 784). Values as stored: 0..255 for MNIST's pixels.
 template <class Scalar = float>
 Eigen::Matrix<Scalar, Dynamic, Dynamic> read_idx(const std::filesystem::path& path) {
   const IdxArray array = read_idx_array(path);
@@ -176,7 +177,7 @@ Eigen::Matrix<Scalar, Dynamic, Dynamic> read_idx(const std::filesystem::path& pa
   return m;
 }
 
-// A one-dimensional IDX file of class numbers (MNIST's labels).
+/// A one-dimensional IDX file of class numbers (MNIST's labels).
 inline std::vector<int> read_idx_labels(const std::filesystem::path& path) {
   const IdxArray array = read_idx_array(path);
   if (array.dims.size() != 1)

@@ -23,14 +23,17 @@
 
 namespace backprop {
 
+/// A fitted per-column affine map x' = (x - offset) / scale; fit() differs by kind.
 class Scaler {
  public:
+  /// One number per column.
   using Row = Eigen::RowVectorXd;
 
-  virtual ~Scaler() = default;
+  virtual ~Scaler() = default;  ///< scalers are used through this base
+  /// "MaxScaler", "MinMaxScaler" or "StandardScaler".
   virtual std::string_view kind() const = 0;
 
-  // X: (samples, features): learns offset and scale from X's columns.
+  /// X: (samples, features): learns offset and scale from X's columns.
   template <class X>
   void fit(const Eigen::MatrixBase<X>& x) {
     if (x.rows() == 0 || x.cols() == 0)
@@ -42,7 +45,7 @@ class Scaler {
     fit_columns(data);
   }
 
-  // X: (samples, features) -> (X - offset) / scale, in X's scalar type
+  /// X: (samples, features) -> (X - offset) / scale, in X's scalar type
   template <class X>
   auto transform(const Eigen::MatrixBase<X>& x) const {
     check(x.cols(), "transform");
@@ -52,7 +55,7 @@ class Scaler {
         .eval();
   }
 
-  // The inverse: X' * scale + offset
+  /// The inverse: X' * scale + offset
   template <class X>
   auto inverse_transform(const Eigen::MatrixBase<X>& x) const {
     check(x.cols(), "inverse_transform");
@@ -62,10 +65,10 @@ class Scaler {
         .eval();
   }
 
-  bool fitted() const { return offset_.size() > 0; }
-  const Row& offset() const { return offset_; }
-  const Row& scale() const { return scale_; }
-  // Sets what fit() would learn, for scalers read back from a file.
+  bool fitted() const { return offset_.size() > 0; }  ///< after fit() or set()
+  const Row& offset() const { return offset_; }       ///< subtracted first
+  const Row& scale() const { return scale_; }         ///< then divided by
+  /// Sets what fit() would learn, for scalers read back from a file.
   void set(const Row& offset, const Row& scale) {
     if (offset.size() != scale.size() || offset.size() == 0)
       throw ShapeError("backprop::Scaler::set: offset has " + std::to_string(offset.size()) +
@@ -94,6 +97,7 @@ class Scaler {
   }
 };
 
+/// offset 0, scale: the column maximum (the tutorial's).
 class MaxScaler final : public Scaler {
  public:
   std::string_view kind() const override { return "MaxScaler"; }
@@ -111,6 +115,7 @@ class MaxScaler final : public Scaler {
   }
 };
 
+/// offset: the column minimum, scale: the column range, to [0, 1].
 class MinMaxScaler final : public Scaler {
  public:
   std::string_view kind() const override { return "MinMaxScaler"; }
@@ -123,6 +128,7 @@ class MinMaxScaler final : public Scaler {
   }
 };
 
+/// offset: the column mean, scale: its standard deviation.
 class StandardScaler final : public Scaler {
  public:
   std::string_view kind() const override { return "StandardScaler"; }
@@ -137,7 +143,7 @@ class StandardScaler final : public Scaler {
   }
 };
 
-// A scaler by kind: "max", "minmax", "standard", or the class names; nullptr for anything else.
+/// A scaler by kind: "max", "minmax", "standard", or the class names; nullptr for anything else.
 inline std::unique_ptr<Scaler> make_scaler(std::string_view kind) {
   if (kind == "max" || kind == "MaxScaler") return std::make_unique<MaxScaler>();
   if (kind == "minmax" || kind == "MinMaxScaler") return std::make_unique<MinMaxScaler>();

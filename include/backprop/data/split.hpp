@@ -15,7 +15,7 @@
 
 namespace backprop {
 
-// labels: class numbers in [0, classes)  ->  (labels, classes) with a 1 in each row's class
+/// labels: class numbers in [0, classes)  ->  (labels, classes) with a 1 in each row's class
 template <class Scalar = float>
 Eigen::Matrix<Scalar, Dynamic, Dynamic> one_hot(const std::vector<int>& labels, int classes) {
   if (classes < 1)
@@ -35,8 +35,8 @@ Eigen::Matrix<Scalar, Dynamic, Dynamic> one_hot(const std::vector<int>& labels, 
 
 namespace detail {
 
-// Row numbers in [0, rows): round(fraction * rows) drawn for validation, the rest for training,
-// each list in increasing order. Throws unless both get at least one row.
+/// Row numbers in [0, rows): round(fraction * rows) drawn for validation, the rest for training,
+/// each list in increasing order. Throws unless both get at least one row.
 inline std::pair<std::vector<Index>, std::vector<Index>> split_rows(Index rows, double fraction,
                                                                     Xoshiro256& random,
                                                                     const char* caller) {
@@ -57,7 +57,7 @@ inline std::pair<std::vector<Index>, std::vector<Index>> split_rows(Index rows, 
   return {std::move(train), std::move(validation)};
 }
 
-// Rows `rows` of M, in that order, as a matrix of the given storage order.
+/// Rows `rows` of M, in that order, as a matrix of the given storage order.
 template <class Scalar, int Options = Eigen::ColMajor, class M>
 Eigen::Matrix<Scalar, Dynamic, Dynamic, Options> gather_rows(const Eigen::MatrixBase<M>& m,
                                                              const std::vector<Index>& rows) {
@@ -70,13 +70,14 @@ Eigen::Matrix<Scalar, Dynamic, Dynamic, Options> gather_rows(const Eigen::Matrix
 
 }  // namespace detail
 
+/// Training and validation rows of X and Y.
 template <class Scalar>
 struct Split {
   Eigen::Matrix<Scalar, Dynamic, Dynamic> x_train, y_train, x_validation, y_validation;
 };
 
-// Puts round(fraction * rows) rows, drawn at random from `seed`, into validation, the rest into
-// training; both keep the original order of their rows.
+/// Puts round(fraction * rows) rows, drawn at random from `seed`, into validation, the rest into
+/// training; both keep the original order of their rows.
 template <class X, class Y>
 Split<typename X::Scalar> train_validation_split(const Eigen::MatrixBase<X>& x,
                                                  const Eigen::MatrixBase<Y>& y, double fraction,

@@ -37,7 +37,7 @@ namespace backprop::io {
 inline constexpr std::uint16_t format_version = 1;
 inline constexpr std::size_t header_size = 24;
 
-// CRC-32 with the reflected polynomial 0xEDB88320, as zlib and PNG compute it.
+/// CRC-32 with the reflected polynomial 0xEDB88320, as zlib and PNG compute it.
 inline std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
   static const auto table = [] {
     std::array<std::uint32_t, 256> t{};
@@ -55,19 +55,22 @@ inline std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
   return crc ^ 0xFFFFFFFFu;
 }
 
-// Appends little-endian fields to a byte buffer.
+/// Appends little-endian fields to a byte buffer.
 class Writer {
  public:
-  void u8(std::uint8_t v) { bytes_.push_back(v); }
-  void u16(std::uint16_t v) { little_endian(v); }
-  void u32(std::uint32_t v) { little_endian(v); }
-  void u64(std::uint64_t v) { little_endian(v); }
-  void f64(double v) { u64(std::bit_cast<std::uint64_t>(v)); }
+  void u8(std::uint8_t v) { bytes_.push_back(v); }  ///< one byte
+  void u16(std::uint16_t v) { little_endian(v); }   ///< 2 bytes, little-endian
+  void u32(std::uint32_t v) { little_endian(v); }   ///< 4 bytes, little-endian
+  void u64(std::uint64_t v) { little_endian(v); }   ///< 8 bytes, little-endian
+  void f64(double v) {
+    u64(std::bit_cast<std::uint64_t>(v));
+  }  ///< IEEE 754 binary64, little-endian
+  /// u32 length, then the bytes.
   void text(std::string_view s) {
     u32(static_cast<std::uint32_t>(s.size()));
     bytes_.insert(bytes_.end(), s.begin(), s.end());
   }
-  // A matrix: rows, columns, then the values column by column in the file's scalar type.
+  /// A matrix: rows, columns, then the values column by column in the file's scalar type.
   template <class File, class M>
   void matrix(const Eigen::MatrixBase<M>& m) {
     u64(static_cast<std::uint64_t>(m.rows()));
@@ -81,7 +84,7 @@ class Writer {
           u64(std::bit_cast<std::uint64_t>(v));
       }
   }
-  std::vector<std::uint8_t>& bytes() { return bytes_; }
+  std::vector<std::uint8_t>& bytes() { return bytes_; }  ///< what was written
 
  private:
   template <class T>
@@ -92,19 +95,23 @@ class Writer {
   std::vector<std::uint8_t> bytes_;
 };
 
-// Reads little-endian fields from a byte buffer; reading past its end is a FormatError that
-// names the byte where the data ran out.
+/// Reads little-endian fields from a byte buffer; reading past its end is a FormatError that
+/// names the byte where the data ran out.
 class Reader {
  public:
+  /// Reads bytes[begin, end); `source` names the file in errors.
   Reader(const std::vector<std::uint8_t>& bytes, std::size_t begin, std::size_t end,
          std::string source)
       : bytes_(bytes), at_(begin), end_(end), source_(std::move(source)) {}
 
-  std::uint8_t u8() { return static_cast<std::uint8_t>(little_endian<std::uint8_t>()); }
-  std::uint16_t u16() { return little_endian<std::uint16_t>(); }
-  std::uint32_t u32() { return little_endian<std::uint32_t>(); }
-  std::uint64_t u64() { return little_endian<std::uint64_t>(); }
-  double f64() { return std::bit_cast<double>(u64()); }
+  std::uint8_t u8() {
+    return static_cast<std::uint8_t>(little_endian<std::uint8_t>());
+  }                                                               ///< one byte
+  std::uint16_t u16() { return little_endian<std::uint16_t>(); }  ///< 2 bytes, little-endian
+  std::uint32_t u32() { return little_endian<std::uint32_t>(); }  ///< 4 bytes, little-endian
+  std::uint64_t u64() { return little_endian<std::uint64_t>(); }  ///< 8 bytes, little-endian
+  double f64() { return std::bit_cast<double>(u64()); }           ///< IEEE 754 binary64
+  /// A text of at most max_size bytes.
   std::string text(std::size_t max_size = 1 << 16) {
     const std::size_t n = u32();
     if (n > max_size) fail("a text field of " + std::to_string(n) + " bytes is implausibly long");
@@ -113,7 +120,7 @@ class Reader {
     at_ += n;
     return s;
   }
-  // A matrix written by Writer::matrix in the file's scalar type `bytes_per_scalar`, as Scalar.
+  /// A matrix written by Writer::matrix in the file's scalar type `bytes_per_scalar`, as Scalar.
   template <class Scalar>
   Eigen::Matrix<Scalar, Dynamic, Dynamic> matrix(int bytes_per_scalar) {
     const std::uint64_t rows = u64(), cols = u64();
@@ -129,8 +136,9 @@ class Reader {
     return m;
   }
 
-  std::size_t offset() const { return at_; }
-  bool done() const { return at_ == end_; }
+  std::size_t offset() const { return at_; }  ///< where the next field starts
+  bool done() const { return at_ == end_; }   ///< whether every byte was read
+  /// Throws a FormatError naming the file and the current byte.
   [[noreturn]] void fail(const std::string& what) const {
     throw FormatError(source_ + ": " + what + " (at byte " + std::to_string(at_) + ")");
   }
@@ -156,7 +164,7 @@ class Reader {
   std::string source_;
 };
 
-// The eight bytes that open a file of this kind ("MODL", "OPTM").
+/// The eight bytes that open a file of this kind ("MODL", "OPTM").
 inline std::array<std::uint8_t, 8> magic(std::string_view kind) {
   return {0x89,
           'B',
@@ -168,7 +176,7 @@ inline std::array<std::uint8_t, 8> magic(std::string_view kind) {
           std::uint8_t(kind[3])};
 }
 
-// Header, body and checksum of a file of `kind` whose numbers have sizeof(Scalar) bytes.
+/// Header, body and checksum of a file of `kind` whose numbers have sizeof(Scalar) bytes.
 template <class Scalar>
 std::vector<std::uint8_t> frame(std::string_view kind, Writer& body) {
   Writer w;
@@ -187,13 +195,13 @@ std::vector<std::uint8_t> frame(std::string_view kind, Writer& body) {
   return bytes;
 }
 
-// A checked file: where its body starts and ends, and the size of its numbers.
+/// A checked file: where its body starts and ends, and the size of its numbers.
 struct Framed {
   std::size_t body_begin, body_end;
   int bytes_per_scalar;
 };
 
-// Checks everything the header and the checksum can tell, for a file of `kind`.
+/// Checks everything the header and the checksum can tell, for a file of `kind`.
 inline Framed unframe(const std::vector<std::uint8_t>& bytes, std::string_view kind,
                       const std::string& source) {
   auto fail = [&](const std::string& what) { throw FormatError(source + ": " + what); };
@@ -240,6 +248,7 @@ inline Framed unframe(const std::vector<std::uint8_t>& bytes, std::string_view k
   return {header_size, body_end, scalar};
 }
 
+/// All bytes of the file at `path`, or a FileError.
 inline std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path.string() + ": cannot open for reading");
@@ -249,8 +258,8 @@ inline std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
   return bytes;
 }
 
-// Writes to a temporary file beside `path`, then renames it over `path`: a crash or a full disk
-// never leaves a half-written file under the real name.
+/// Writes to a temporary file beside `path`, then renames it over `path`: a crash or a full disk
+/// never leaves a half-written file under the real name.
 inline void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
   std::filesystem::path temporary = path;
   temporary += ".partial";

@@ -15,20 +15,20 @@
 
 namespace backprop {
 
-// Named texts and matrices (matrices kept in double whatever the model's scalar).
+/// Named texts and matrices (matrices kept in double whatever the model's scalar).
 struct ModelExtras {
   std::map<std::string, std::string> texts;
   std::map<std::string, Eigen::MatrixXd> arrays;
 };
 
-// Stores a fitted scaler under `key`: its kind in texts, its offset and scale in arrays.
+/// Stores a fitted scaler under `key`: its kind in texts, its offset and scale in arrays.
 inline void store_scaler(ModelExtras& extras, const std::string& key, const Scaler& scaler) {
   extras.texts[key + ".scaler"] = std::string(scaler.kind());
   extras.arrays[key + ".offset"] = scaler.offset();
   extras.arrays[key + ".scale"] = scaler.scale();
 }
 
-// The scaler stored under `key`; a FormatError naming `source` if it is missing or malformed.
+/// The scaler stored under `key`; a FormatError naming `source` if it is missing or malformed.
 inline std::unique_ptr<Scaler> restore_scaler(const ModelExtras& extras, const std::string& key,
                                               const std::string& source) {
   const auto kind = extras.texts.find(key + ".scaler");
@@ -48,13 +48,14 @@ inline std::unique_ptr<Scaler> restore_scaler(const ModelExtras& extras, const s
   return scaler;
 }
 
-// Names joined by newlines (which a CSV header name cannot contain unquoted), and split back.
+/// Names joined by newlines (which a CSV header name cannot contain unquoted), and split back.
 inline std::string join_names(const std::vector<std::string>& names) {
   std::string joined;
   for (const auto& name : names)
     joined += (joined.empty() ? "" : "\n") + name;
   return joined;
 }
+/// The names join_names joined.
 inline std::vector<std::string> split_names(const std::string& joined) {
   std::vector<std::string> names;
   std::size_t start = 0;

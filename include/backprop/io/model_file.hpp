@@ -41,7 +41,7 @@ namespace backprop {
 
 namespace io {
 
-// A layer as a file describes it (LayerInfo with owned strings).
+/// A layer as a file describes it (LayerInfo with owned strings).
 struct FileLayer {
   std::string kind, activation;
   Index inputs = 0, outputs = 0;
@@ -49,6 +49,7 @@ struct FileLayer {
   double rate = 0;
   std::array<std::uint64_t, 4> random_state{};
 
+  /// The same as a LayerInfo (whose strings point into this).
   LayerInfo info() const {
     LayerInfo i;
     i.kind = kind;
@@ -62,7 +63,7 @@ struct FileLayer {
   }
 };
 
-// "784->256 relu", "256->256 dropout 0.2"
+/// "784->256 relu", "256->256 dropout 0.2"
 inline std::string describe(const LayerInfo& l) {
   std::string s = std::to_string(l.inputs) + "->" + std::to_string(l.outputs) + " ";
   if (l.kind == "dense")
@@ -72,7 +73,7 @@ inline std::string describe(const LayerInfo& l) {
   return s;
 }
 
-// Everything a model file holds, read and checked, in the network's scalar type.
+/// Everything a model file holds, read and checked, in the network's scalar type.
 template <class Scalar>
 struct ParsedModel {
   std::vector<FileLayer> layers;
@@ -80,6 +81,7 @@ struct ParsedModel {
   ModelExtras extras;
 };
 
+/// The bytes of a model file for net and extras.
 template <class Net>
 std::vector<std::uint8_t> serialize(Net& net, const ModelExtras& extras) {
   using Scalar = typename Net::Scalar;
@@ -117,6 +119,7 @@ std::vector<std::uint8_t> serialize(Net& net, const ModelExtras& extras) {
   return frame<Scalar>("MODL", w);
 }
 
+/// Reads and checks a model file's bytes, converting its numbers to Scalar.
 template <class Scalar>
 ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::string& source) {
   const Framed framed = unframe(bytes, "MODL", source);
@@ -176,8 +179,8 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
   return model;
 }
 
-// Checks that the parsed model fits `net` exactly, then copies it in; throws before changing
-// anything otherwise.
+/// Checks that the parsed model fits `net` exactly, then copies it in; throws before changing
+/// anything otherwise.
 template <class Net>
 void apply(const ParsedModel<typename Net::Scalar>& model, Net& net, const std::string& source) {
   auto fail = [&](const std::string& what) { throw FormatError(source + ": " + what); };
@@ -216,14 +219,14 @@ void apply(const ParsedModel<typename Net::Scalar>& model, Net& net, const std::
 
 }  // namespace io
 
-// Writes net (and extras) to `path`, replacing it only once the whole file is written.
+/// Writes net (and extras) to `path`, replacing it only once the whole file is written.
 template <class Net>
 void save_model(Net& net, const std::filesystem::path& path, const ModelExtras& extras = {}) {
   io::write_file(path, io::serialize(net, extras));
 }
 
-// Reads `path` into net, whose architecture must be the file's. All or nothing: on any error the
-// network is unchanged. The file's extras go to *extras when given.
+/// Reads `path` into net, whose architecture must be the file's. All or nothing: on any error the
+/// network is unchanged. The file's extras go to *extras when given.
 template <class Net>
 void load_model(Net& net, const std::filesystem::path& path, ModelExtras* extras = nullptr) {
   const auto bytes = io::read_file(path);
@@ -232,7 +235,7 @@ void load_model(Net& net, const std::filesystem::path& path, ModelExtras* extras
   if (extras) *extras = std::move(model.extras);
 }
 
-// Builds a Sequential with the architecture and parameters of the file at `path`.
+/// Builds a Sequential with the architecture and parameters of the file at `path`.
 template <std::floating_point Scalar>
 Sequential<Scalar> load_sequential(const std::filesystem::path& path,
                                    ModelExtras* extras = nullptr) {

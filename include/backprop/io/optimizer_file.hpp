@@ -23,6 +23,7 @@
 
 namespace backprop {
 
+/// Writes the optimizer's state to `path`, replacing it only once the whole file is written.
 template <class Optimizer>
 void save_optimizer(const Optimizer& optimizer, const std::filesystem::path& path) {
   using Scalar = decltype(optimizer.learning_rate());
@@ -46,6 +47,7 @@ void save_optimizer(const Optimizer& optimizer, const std::filesystem::path& pat
   io::write_file(path, io::frame<Scalar>("OPTM", w));
 }
 
+/// Reads the state in `path` into the optimizer: all or nothing.
 template <class Optimizer>
 void load_optimizer(Optimizer& optimizer, const std::filesystem::path& path) {
   using Scalar = decltype(optimizer.learning_rate());

@@ -1,0 +1,20 @@
+// The tutorial's 2-3-1 network, from a project that only links backprop::backprop.
+#include <backprop/backprop.hpp>
+
+#include <iostream>
+
+int main() {
+  using namespace backprop;
+  Eigen::Matrix<double, 3, 2> x;
+  x << 2, 9, 1, 5, 3, 6;
+  MaxScaler scaler;
+  scaler.fit(x);
+  const Eigen::Matrix<double, 3, 2> scaled = scaler.transform(x);
+  const Eigen::Vector3d y(0.92, 0.86, 0.89);
+  Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off>> net{
+      StandardNormal{1}};
+  SGD sgd(1.0);
+  for (int i = 0; i < 1000; ++i) net.train_step(scaled, y, HalfSumSquared{}, sgd);
+  std::cout << "backprop " << BACKPROP_VERSION_STRING << ": predicted score "
+            << 100 * net.predict(scaler.transform(Eigen::RowVector2d(4, 8)))(0) << "\n";
+}
