@@ -14,7 +14,16 @@
 #include <string>
 #include <vector>
 
-#include <backprop/backprop.hpp>
+// The headers this program uses, rather than <backprop/backprop.hpp>: they compile faster.
+#include <backprop/data/idx.hpp>
+#include <backprop/data/split.hpp>
+#include <backprop/io/model_file.hpp>
+#include <backprop/metrics.hpp>
+#include <backprop/optimizer.hpp>
+#include <backprop/schedule.hpp>
+#include <backprop/sequential.hpp>
+#include <backprop/threads.hpp>
+#include <backprop/train.hpp>
 
 #include "cli.hpp"
 #include "svg_plot.hpp"
@@ -110,9 +119,10 @@ int run(const cli::Parser& args) {
             << " s\n";
 
   Sequential<float> net(784);
+  // Typed layers: adding them by name ("relu") would compile every activation it could name.
   for (const auto width : args.integers("layers", 1))
-    net.add_dense(width, "relu");
-  net.add_dense(10, "softmax");
+    net.add_dense<ReLU>(width);
+  net.add_dense<Softmax>(10);
   const auto seed = static_cast<std::uint32_t>(args.integer("seed", 0, UINT32_MAX));
   net.initialize(HeNormal{seed});
   std::cout << "network:";

@@ -8,10 +8,9 @@
 // With --seed S the initial weights are those of np.random.seed(S) in the tutorial's Python code,
 // so both programs print the same numbers.
 #include <cstdint>
+#include <iomanip>
 #include <iostream>
 #include <set>
-
-#include <backprop/backprop.hpp>
 
 #include "cli.hpp"
 #include "study_sleep.hpp"

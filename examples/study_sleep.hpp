@@ -1,7 +1,9 @@
 // The tutorial's data and network, shared by the example, its tests and its benchmark.
 #pragma once
 
-#include <backprop/backprop.hpp>
+#include <backprop/data/scaler.hpp>
+#include <backprop/network.hpp>
+#include <backprop/optimizer.hpp>
 
 namespace study_sleep {
 

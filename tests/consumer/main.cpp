@@ -14,7 +14,8 @@ int main() {
   Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off>> net{
       StandardNormal{1}};
   SGD sgd(1.0);
-  for (int i = 0; i < 1000; ++i) net.train_step(scaled, y, HalfSumSquared{}, sgd);
+  for (int i = 0; i < 1000; ++i)
+    net.train_step(scaled, y, HalfSumSquared{}, sgd);
   std::cout << "backprop " << BACKPROP_VERSION_STRING << ": predicted score "
             << 100 * net.predict(scaler.transform(Eigen::RowVector2d(4, 8)))(0) << "\n";
 }

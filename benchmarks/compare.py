@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Builds and runs every benchmark, the peers and the compile-time comparison; writes RESULTS.md.
+
+    python3 benchmarks/compare.py                 # everything (about 10 minutes on 2 cores)
+    python3 benchmarks/compare.py --only peers    # or: ratios, compile
+
+* peers: the same two workloads in backprop, numpy, PyTorch (1 and 2 threads), tiny-dnn and FANN
+  (benchmarks/peers/), each timed with the same loop and printing its loss after a fixed number
+  of steps; one table of the median time per training step and the ratio to backprop.
+* ratios: the library's Google Benchmarks (tutorial_step, mlp_step, mlp_step_blas), each beside
+  its hand-written Eigen twin in the same binary.
+* compile: the time and peak memory to compile the study/sleep and Fashion-MNIST examples, beside
+  plain Eigen programs doing the same math (benchmarks/compile_time/).
+
+A peer that is not installed is skipped with a line saying how to install it. The build goes to
+build/bench (Release, -march=native, the OpenBLAS backend where libopenblas-dev is installed).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.join(ROOT, "benchmarks", "peers")
+RESULTS = os.path.join(ROOT, "benchmarks", "RESULTS.md")
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def run(command, **kwargs):
+    print("$ " + " ".join(command), flush=True)
+    return subprocess.run(command, check=True, text=True, **kwargs)
+
+
+def output_of(command, timeout=1800):
+    print("$ " + " ".join(command), flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        print(done.stdout + done.stderr, file=sys.stderr)
+        raise subprocess.CalledProcessError(done.returncode, command)
+    return done.stdout
+
+
+def have_header(path):
+    return os.path.exists(path)
+
+
+def skip(system, how):
+    print(f"skipped {system}: not installed ({how})", flush=True)
+    return f"{system}: skipped, not installed ({how})"
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    compiler = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {"cpu": model, "cores": os.cpu_count(), "date": datetime.date.today().isoformat(),
+            "system": f"{platform.system()} {platform.release()}", "compiler": compiler}
+
+
+def build(build_dir):
+    blas = os.path.exists("/usr/include/x86_64-linux-gnu/cblas.h") or shutil.which("pkg-config") and \
+        subprocess.run(["pkg-config", "--exists", "openblas"]).returncode == 0
+    run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DBACKPROP_BUILD_TESTS=OFF",
+         "-DBACKPROP_NATIVE=ON", f"-DBACKPROP_USE_BLAS={'ON' if blas else 'OFF'}"],
+        stdout=subprocess.DEVNULL)
+    targets = ["backprop_peer", "tutorial_step", "mlp_step"] + (["backprop_peer_blas", "mlp_step_blas"] if blas else [])
+    run(["cmake", "--build", build_dir, "-j", str(os.cpu_count()), "--target"] + targets)
+    return blas
+
+
+RESULT = re.compile(r"RESULT workload=(\S+) system=(\S+) step_ns=(\S+) loss=(\S+) steps=(\d+)")
+
+
+def parse_results(text):
+    return [dict(workload=m[1], system=m[2], ns=float(m[3]), loss=float(m[4]), steps=int(m[5]))
+            for m in RESULT.finditer(text)]
+
+
+def peers(build_dir, blas, notes):
+    results = []
+    binaries = os.path.join(build_dir, "benchmarks")
+    results += parse_results(output_of([os.path.join(binaries, "backprop_peer")]))
+    if blas:
+        results += parse_results(output_of([os.path.join(binaries, "backprop_peer_blas")]))
+
+    if subprocess.run([PYTHON, "-c", "import numpy"], capture_output=True).returncode == 0:
+        results += parse_results(output_of([PYTHON, os.path.join(PEERS, "numpy_peer.py")]))
+    else:
+        notes.append(skip("numpy", "sudo apt-get install python3-numpy"))
+    if subprocess.run([PYTHON, "-c", "import torch"], capture_output=True).returncode == 0:
+        results += parse_results(output_of([PYTHON, os.path.join(PEERS, "torch_peer.py"), "--threads", "1"]))
+        results += parse_results(output_of([PYTHON, os.path.join(PEERS, "torch_peer.py"), "--threads", "2",
+                                            "--workloads", "W2"]))
+    else:
+        notes.append(skip("PyTorch", "sudo apt-get install python3-torch"))
+
+    flags = ["-O3", "-DNDEBUG", "-march=native", "-std=c++17", "-w"]
+    work = os.path.join(build_dir, "peers")
+    os.makedirs(work, exist_ok=True)
+    if all(have_header(h) for h in ["/usr/include/tiny_dnn/tiny_dnn.h", "/usr/include/cereal/cereal.hpp",
+                                    "/usr/include/stb/stb_image.h"]):
+        # Debian's tiny-dnn includes "third_party/stb/...", which libstb-dev installs as <stb/...>.
+        shim = os.path.join(work, "shim", "third_party", "stb")
+        os.makedirs(shim, exist_ok=True)
+        for name in ["stb_image.h", "stb_image_resize.h", "stb_image_write.h"]:
+            link = os.path.join(shim, name)
+            if not os.path.exists(link):
+                os.symlink(os.path.join("/usr/include/stb", name), link)
+        source = os.path.join(PEERS, "tiny_dnn_peer.cpp")
+        for name, extra in [("tiny_dnn_w1", ["-DCNN_USE_DOUBLE"]), ("tiny_dnn_w2", [])]:
+            binary = os.path.join(work, name)
+            run(["c++"] + flags + extra + ["-I", os.path.join(work, "shim"), source, "-o", binary, "-pthread"])
+            results += parse_results(output_of([binary]))
+    else:
+        notes.append(skip("tiny-dnn", "sudo apt-get install tiny-dnn libcereal-dev libstb-dev libgemmlowp-dev"))
+    if have_header("/usr/include/doublefann.h"):
+        binary = os.path.join(work, "fann_peer")
+        run(["c++"] + flags + [os.path.join(PEERS, "fann_peer.cpp"), "-o", binary, "-ldoublefann"])
+        results += parse_results(output_of([binary]))
+    else:
+        notes.append(skip("FANN", "sudo apt-get install libfann-dev"))
+    return results
+
+
+def google_benchmark(binary, extra=()):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        output_of([binary, f"--benchmark_out={out.name}", "--benchmark_out_format=json"] + list(extra))
+        data = json.load(open(out.name))
+    medians = {}
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            medians[b["run_name"]] = b["real_time"] * {"ns": 1, "us": 1e3, "ms": 1e6}[b["time_unit"]]
+    return medians
+
+
+def ratios(build_dir, blas):
+    binaries = os.path.join(build_dir, "benchmarks")
+    rows = []
+    runs = [("tutorial_step", []), ("mlp_step", [])] + ([("mlp_step_blas", [])] if blas else [])
+    products = {}
+    for name, extra in runs:
+        medians = google_benchmark(os.path.join(binaries, name), extra)
+        for run_name, ns in sorted(medians.items()):
+            if run_name.startswith("product_"):
+                products[f"{name}:{run_name}"] = ns
+            at = run_name.find("/library")
+            if at < 0:
+                continue
+            rest = run_name[at + len("/library"):]
+            if rest.startswith(":"):
+                rest = rest[rest.find("/"):] if "/" in rest else ""
+            twin = run_name[:at] + "/handwritten" + rest
+            if twin in medians:
+                rows.append((name, run_name, ns, medians[twin]))
+    return rows, products
+
+
+def compile_times(build_dir):
+    """Seconds and peak MB to compile each program (median of 3), with the examples' flags."""
+    generated = os.path.join(build_dir, "generated", "include")
+    flags = ["-O3", "-DNDEBUG", "-march=native", "-std=c++20", "-isystem", "/usr/include/eigen3",
+             "-DBACKPROP_WITH_ZLIB", "-c", "-o", os.devnull]
+    programs = [
+        ("study/sleep", "backprop", os.path.join(ROOT, "examples", "study_sleep.cpp")),
+        ("study/sleep", "plain Eigen", os.path.join(ROOT, "benchmarks", "compile_time", "plain_study_sleep.cpp")),
+        ("Fashion-MNIST", "backprop", os.path.join(ROOT, "examples", "fashion_mnist.cpp")),
+        ("Fashion-MNIST", "plain Eigen", os.path.join(ROOT, "benchmarks", "compile_time", "plain_fashion_mnist.cpp")),
+    ]
+    rows = []
+    for program, system, source in programs:
+        command = ["/usr/bin/time", "-f", "%e %M", "c++"] + flags + [
+            "-I", os.path.join(ROOT, "include"), "-I", generated, "-I", os.path.join(ROOT, "examples"), source]
+        seconds, megabytes = [], []
+        for _ in range(3):
+            print("$ " + " ".join(command[3:]), flush=True)
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(done.stderr)
+            s, kb = done.stderr.strip().split("\n")[-1].split()
+            seconds.append(float(s))
+            megabytes.append(float(kb) / 1024)
+        rows.append((program, system, statistics.median(seconds), statistics.median(megabytes)))
+    return rows
+
+
+def format_ns(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} µs"
+    return f"{ns:.0f} ns"
+
+
+def peers_section(results, notes):
+    lines = ["| workload | system | median time per step | ratio to backprop | loss after the steps |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    for workload in ["W1", "W2/256", "W2/32"]:
+        rows = [r for r in results if r["workload"] == workload]
+        base = next((r["ns"] for r in rows if r["system"] in ("backprop", "backprop/1-thread")), None)
+        for r in sorted(rows, key=lambda r: r["ns"]):
+            ratio = f"{r['ns'] / base:.2f}" if base else "n/a"
+            lines.append(f"| {workload} | {r['system']} | {format_ns(r['ns'])} | {ratio} | "
+                         f"{r['loss']:.6g} after {r['steps']} |")
+    lines += [""] + [f"- {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def ratios_section(rows, products):
+    lines = ["| benchmark | library | hand-written twin | ratio |", "| --- | ---: | ---: | ---: |"]
+    for binary, name, library, twin in rows:
+        lines.append(f"| {binary}: {name} | {format_ns(library)} | {format_ns(twin)} | {library / twin:.3f} |")
+    for name, ns in sorted(products.items()):
+        gflops = 2 * 256 * 784 * 128 / ns
+        lines.append(f"| {name} (the bare product) | {format_ns(ns)} ({gflops:.0f} GFLOP/s) | | |")
+    return "\n".join(lines)
+
+
+def compile_section(rows):
+    lines = ["| program | built with | compile time | peak memory | over plain Eigen |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    plain = {p: (s, m) for p, system, s, m in rows if system == "plain Eigen"}
+    for program, system, seconds, megabytes in rows:
+        over = "" if system == "plain Eigen" else \
+            f"{100 * (seconds / plain[program][0] - 1):+.0f}% time, {100 * (megabytes / plain[program][1] - 1):+.0f}% memory"
+        lines.append(f"| {program} | {system} | {seconds:.2f} s | {megabytes:.0f} MB | {over} |")
+    return "\n".join(lines)
+
+
+def replace_section(text, name, body):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text:
+        return re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench"))
+    parser.add_argument("--only", default="peers,ratios,compile")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    blas = build(args.build_dir)
+    m = machine()
+
+    text = open(RESULTS).read() if os.path.exists(RESULTS) else (
+        "# Benchmark results\n\nWritten by `python3 benchmarks/compare.py`; every number below comes "
+        "from one run of it.\n")
+    text = replace_section(text, "machine",
+                           f"Machine: {m['cpu']}, {m['cores']} cores, {m['system']}; {m['compiler']}; "
+                           f"measured {m['date']}.")
+    if "peers" in parts:
+        notes = []
+        results = peers(args.build_dir, blas, notes)
+        section = peers_section(results, notes)
+        print("\n" + section)
+        text = replace_section(text, "peers", section)
+    if "ratios" in parts:
+        rows, products = ratios(args.build_dir, blas)
+        section = ratios_section(rows, products)
+        print("\n" + section)
+        text = replace_section(text, "ratios", section)
+    if "compile" in parts:
+        section = compile_section(compile_times(args.build_dir))
+        print("\n" + section)
+        text = replace_section(text, "compile", section)
+    with open(RESULTS, "w") as f:
+        f.write(text)
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
