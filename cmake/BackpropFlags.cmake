@@ -4,7 +4,7 @@ function(backprop_strict_warnings target)
   if(MSVC)
     target_compile_options(${target} PRIVATE /W4 /WX)
   else()
-    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror)
   endif()
   # GCC 12 and later report Eigen's packet loads on small dynamic-size vectors as "partly outside
   # array bounds" on paths that the run-time size rules out (a false positive of GCC's value-range

@@ -65,17 +65,18 @@ void print_confusion(const Eigen::MatrixXi& counts) {
   for (int c = 0; c < 10; ++c)
     std::cout << std::setw(6) << c;
   std::cout << "\n";
-  for (int t = 0; t < 10; ++t) {
+  for (std::size_t t = 0; t < 10; ++t) {
     std::cout << std::setw(2) << t << " " << std::left << std::setw(10) << class_names[t]
               << std::right;
-    for (int p = 0; p < 10; ++p)
-      std::cout << std::setw(6) << counts(t, p);
+    for (Index p = 0; p < 10; ++p)
+      std::cout << std::setw(6) << counts(Index(t), p);
     std::cout << "\n";
   }
   std::cout << "\naccuracy per class\n";
-  for (int t = 0; t < 10; ++t)
+  for (std::size_t t = 0; t < 10; ++t)
     std::cout << "  " << std::left << std::setw(12) << class_names[t] << std::right << std::fixed
-              << std::setprecision(3) << double(counts(t, t)) / counts.row(t).sum() << "\n";
+              << std::setprecision(3)
+              << double(counts(Index(t), Index(t))) / counts.row(Index(t)).sum() << "\n";
 }
 
 void write_curves(const History& history, const std::string& prefix) {

@@ -118,7 +118,7 @@ TEST_CASE("A Sequential rejects what cannot work, naming it", "[sequential]") {
   check_throws<ArgumentError>([&] { net.train_step(x, y, SoftmaxCrossEntropy{}, sgd); },
                               {"softmax_cross_entropy", "softmax output", "relu"});
   check_throws<ShapeError>([&] { net.train_step(y, y, MeanSquared{}, sgd); },
-                           {"Sequential::backward", "2x3", "2x4"});
+                           {"Sequential::train_step", "2x3", "2x4"});
   net.add_dropout(0.5);
   check_throws<ArgumentError>([&] { (void)net.predict(x); }, {"last layer must be dense"});
 }

@@ -175,8 +175,9 @@ TEST_CASE("Regression reports MSE and MAE; the history writes CSV", "[fit]") {
   CHECK(*last.validation->mae < 0.05);
   CHECK_FALSE(last.train.accuracy);
   // Plain lines, one per epoch, when the output is not a terminal.
-  CHECK_THAT(lines.str(), test::contains("epoch 30/30  loss "));
-  CHECK(std::count(lines.str().begin(), lines.str().end(), '\n') == 30);
+  const std::string printed = lines.str();
+  CHECK_THAT(printed, test::contains("epoch 30/30  loss "));
+  CHECK(std::count(printed.begin(), printed.end(), '\n') == 30);
   std::ostringstream csv;
   h.write_csv(csv);
   CHECK_THAT(
@@ -204,14 +205,35 @@ TEST_CASE("fit rejects bad options, naming them", "[fit]") {
 }
 
 TEST_CASE("A loss that turns non-finite stops fit, naming the epoch and batch", "[fit]") {
-  Blobs data(60);
-  data.x(25, 1) = std::numeric_limits<float>::quiet_NaN();  // in the third batch of ten
-  Classifier net{GlorotUniform{3}};
-  SGD sgd(0.1f);
+  // A learning rate far too large: the first steps blow the weights up until the loss overflows.
+  Eigen::MatrixXf x = Eigen::MatrixXf::Random(60, 3);
+  const Eigen::MatrixXf y = x * Eigen::Vector3f(1, -2, 3);
+  Network<float, Dense<3, 4, Identity>, Dense<4, 1, Identity>> net{GlorotUniform{3}};
+  SGD sgd(1e15f);
   std::vector<Eigen::MatrixXf> before_bad_batch;
-  auto options = quiet({.epochs = 2, .batch_size = 10, .shuffle = false});
-  options.on_batch_end = [&](const BatchEnd&) { before_bad_batch = weights_of(net); };
-  check_throws<NumericError>([&] { fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd, options); },
-                             {"epoch 1", "batch 3 of 6", "nan"});
-  CHECK(weights_of(net) == before_bad_batch);
+  auto weights = [&] {
+    std::vector<Eigen::MatrixXf> w;
+    net.for_each_parameter([&](std::size_t, const auto& p, const auto&) { w.emplace_back(p); });
+    return w;
+  };
+  FitOptions<float> options{.epochs = 2, .batch_size = 10, .shuffle = false};
+  options.verbosity = Verbosity::silent;
+  options.on_batch_end = [&](const BatchEnd&) { before_bad_batch = weights(); };
+  check_throws<NumericError>(
+      [&] { fit(net, x, y, MeanSquared{}, sgd, options); },
+      {"backprop::fit: epoch 1, batch ", " of 6", "the loss mean_squared is inf"});
+  CHECK(weights() == before_bad_batch);
+}
+
+TEST_CASE("fit rejects NaN and Inf in its data, naming where", "[fit]") {
+  Blobs data(30);
+  data.x(7, 1) = std::numeric_limits<float>::quiet_NaN();
+  Classifier net;
+  SGD sgd(0.1f);
+  check_throws<ArgumentError>([&] { fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd); },
+                              {"X holds nan at row 7, column 1"});
+  data.x(7, 1) = 0;
+  data.y(3, 0) = std::numeric_limits<float>::infinity();
+  check_throws<ArgumentError>([&] { fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd); },
+                              {"Y holds inf at row 3, column 0"});
 }

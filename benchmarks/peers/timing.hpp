@@ -26,7 +26,8 @@ double median_step_ns(Step&& step) {
   long n = 1;
   while (seconds_for(n) < 0.05)
     n *= 2;  // warm-up, and the size of a round
-  n = std::max(1L, static_cast<long>(n * 0.2 / std::max(seconds_for(n), 1e-9)));
+  n = std::max(1L,
+               static_cast<long>(static_cast<double>(n) * 0.2 / std::max(seconds_for(n), 1e-9)));
   std::vector<double> rounds;
   for (int r = 0; r < 7; ++r)
     rounds.push_back(seconds_for(n) / double(n) * 1e9);

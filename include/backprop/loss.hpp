@@ -45,6 +45,13 @@ constexpr bool fuses_with_name(std::string_view name) {
 }
 
 namespace detail {
+[[noreturn]] inline void bad_target(std::string_view loss, const char* domain, Index r, Index c,
+                                    double value) {
+  throw ArgumentError("backprop: " + std::string(loss) + " needs " + domain +
+                      ", but the target at row " + std::to_string(r) + ", column " +
+                      std::to_string(c) + " is " + number_string(value));
+}
+
 /// log(x), floored at -100 as PyTorch's BCELoss does: a saturated output gives a large, finite
 /// loss.
 template <class X>
@@ -107,6 +114,15 @@ struct BinaryCrossEntropy {
   /// Fused with a Sigmoid output, it works from the logits.
   using fused_activation = Sigmoid;
 
+  /// Throws ArgumentError unless every target is in [0, 1] (a probability).
+  template <class Y>
+  static void check_targets(const Eigen::MatrixBase<Y>& y) {
+    for (Index c = 0; c < y.cols(); ++c)
+      for (Index r = 0; r < y.rows(); ++r)
+        if (!(y(r, c) >= 0 && y(r, c) <= 1))
+          detail::bad_target(name, "targets in [0, 1]", r, c, double(y(r, c)));
+  }
+
   /// From probabilities o, logs floored at -100.
   template <class O, class Y>
   static typename O::Scalar value(const Eigen::MatrixBase<O>& o, const Eigen::MatrixBase<Y>& y) {
@@ -151,6 +167,25 @@ struct SoftmaxCrossEntropy {
   /// Only with a Softmax output: it works from the logits.
   using fused_activation = Softmax;
 
+  /// Throws ArgumentError unless every row of Y is a distribution: entries >= 0 summing to 1
+  /// (within 1e-3, for rounding in float).
+  template <class Y>
+  static void check_targets(const Eigen::MatrixBase<Y>& y) {
+    for (Index r = 0; r < y.rows(); ++r) {
+      double sum = 0;
+      for (Index c = 0; c < y.cols(); ++c) {
+        if (!(y(r, c) >= 0))
+          detail::bad_target(name, "rows of targets >= 0 summing to 1", r, c, double(y(r, c)));
+        sum += double(y(r, c));
+      }
+      if (std::abs(sum - 1) > 1e-3)
+        throw ArgumentError("backprop: " + std::string(name) +
+                            " needs each row of targets to sum to 1 (one-hot or a distribution), "
+                            "but row " +
+                            std::to_string(r) + " sums to " + detail::number_string(sum));
+    }
+  }
+
   /// From probabilities P (an evaluated Softmax output): -mean over rows of <y, log p>.
   template <class P, class Y>
   static typename P::Scalar value(const Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<Y>& y) {
@@ -186,8 +221,15 @@ concept HasOutputGradient = requires(const A& a, const Y& y) {
 };
 
 /// The loss at the output layer, from its pre-activations Z and activations A.
+/// Checks Y against the loss's domain, for losses that have one.
+template <class L, class Y>
+void check_targets(const Y& y) {
+  if constexpr (requires { L::check_targets(y); }) L::check_targets(y);
+}
+
 template <class L, class Z, class A, class Y>
 typename A::Scalar output_loss(bool fused, const Z& z, const A& a, const Y& y) {
+  check_targets<L>(y);
   if constexpr (!std::is_void_v<typename L::fused_activation>)
     if (fused) return L::value_from_logits(z, y);
   return L::value(a, y);
@@ -209,6 +251,14 @@ template <class L, class Z, class A, class Y, class BackwardActivation>
 typename A::Scalar output_loss_and_gradient(bool fused, Z& z, const A& a, const Y& y,
                                             BackwardActivation&& backward_activation,
                                             std::string_view output_activation) {
+  if constexpr (!HasOutputGradient<L, A, Y>) {
+    if (!fused)
+      throw ArgumentError(std::string("backprop: the loss ") + std::string(L::name) + " needs a " +
+                          std::string(L::fused_activation::name) +
+                          " output layer, but the output layer's activation is " +
+                          std::string(output_activation));
+  }
+  check_targets<L>(y);
   if constexpr (!std::is_void_v<typename L::fused_activation>) {
     if (fused) {
       const auto value = L::value_from_logits(z, y);
@@ -224,10 +274,7 @@ typename A::Scalar output_loss_and_gradient(bool fused, Z& z, const A& a, const 
     backward_activation();
     return value;
   } else {
-    throw ArgumentError(std::string("backprop: the loss ") + std::string(L::name) + " needs a " +
-                        std::string(L::fused_activation::name) +
-                        " output layer, but the output layer's activation is " +
-                        std::string(output_activation));
+    return {};  // unreachable: a loss without gradient() was fused above or has thrown
   }
 }
 

@@ -174,7 +174,7 @@ class Network {
   Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
                   OnOutput&& on_output = {}) {
     auto ignore = [](std::size_t, auto&, const auto&) {};
-    return backward_impl(x, y, criterion, on_output, ignore);
+    return backward_impl("backward", x, y, criterion, on_output, ignore);
   }
 
   /// One step of training: backward, and the optimizer's update of every parameter. Returns the
@@ -188,7 +188,7 @@ class Network {
     auto update = [&](std::size_t slot, auto& parameter, const auto& gradient) {
       optimizer.update(slot, parameter, gradient);
     };
-    return backward_impl(x, y, criterion, on_output, update);
+    return backward_impl("train_step", x, y, criterion, on_output, update);
   }
 
   /// Parameters of layer I (Dense: W, and b where the layer has one). Assign to them freely, but
@@ -321,10 +321,11 @@ class Network {
   }
 
   template <class X, class Y, class L, class OnOutput, class OnLayerGradients>
-  Scalar backward_impl(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
-                       const L& criterion, OnOutput& on_output, OnLayerGradients& on_gradients) {
-    check_input(x, "backward");
-    check_target(x, y, "backward");
+  Scalar backward_impl(const char* function, const Eigen::MatrixBase<X>& x,
+                       const Eigen::MatrixBase<Y>& y, const L& criterion, OnOutput& on_output,
+                       OnLayerGradients& on_gradients) {
+    check_input(x, function);
+    check_target(x, y, function);
     static_assert(fuses_with<L, typename OutputLayer::activation> ||
                       detail::HasOutputGradient<L, Output<Dynamic>, Output<Dynamic>>,
                   "Network: this loss works only fused with its own output activation "

@@ -55,10 +55,12 @@ class Progress {
     const auto filled = static_cast<int>(width * done / batches_);
     const double seconds = std::chrono::duration<double>(now - start_).count();
     std::ostringstream line;
-    line << "\repoch " << epoch_ << "/" << epochs_ << " [" << std::string(filled, '=')
-         << (filled < width ? ">" : "") << std::string(width - filled - (filled < width), ' ')
-         << "] " << done << "/" << batches_ << "  " << rate(samples / seconds)
-         << " samples/s  loss " << std::setprecision(4) << loss;
+    const auto bar = static_cast<std::size_t>(filled);
+    const auto blank = static_cast<std::size_t>(width - filled - (filled < width ? 1 : 0));
+    line << "\repoch " << epoch_ << "/" << epochs_ << " [" << std::string(bar, '=')
+         << (filled < width ? ">" : "") << std::string(blank, ' ') << "] " << done << "/"
+         << batches_ << "  " << rate(samples / seconds) << " samples/s  loss "
+         << std::setprecision(4) << loss;
     out_ << line.str() << std::flush;
   }
 

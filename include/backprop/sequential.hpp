@@ -256,7 +256,8 @@ class Sequential {
   /// on_output(A), if given, sees the network's output for the batch.
   template <LossFunction L, class OnOutput = detail::IgnoreOutput>
   Scalar backward(const Input& x, const Input& y, const L& criterion, OnOutput&& on_output = {}) {
-    return backward_impl(x, y, criterion, on_output, [](std::size_t, auto&, const auto&) {});
+    return backward_impl("backward", x, y, criterion, on_output,
+                         [](std::size_t, auto&, const auto&) {});
   }
 
   /// One step of training: backward, and the optimizer's update of every parameter, each layer's
@@ -265,7 +266,7 @@ class Sequential {
   Scalar train_step(const Input& x, const Input& y, const L& criterion, Optimizer& optimizer,
                     OnOutput&& on_output = {}) {
     optimizer.begin_step();
-    return backward_impl(x, y, criterion, on_output,
+    return backward_impl("train_step", x, y, criterion, on_output,
                          [&](std::size_t slot, auto& parameter, const auto& gradient) {
                            optimizer.update(slot, parameter, gradient);
                          });
@@ -354,11 +355,11 @@ class Sequential {
   }
 
   template <class L, class OnOutput, class OnLayerGradients>
-  Scalar backward_impl(const Input& x, const Input& y, const L&, OnOutput& on_output,
-                       OnLayerGradients on_gradients) {
-    check_ready("backward");
-    detail::check_input("Sequential", "backward", x.rows(), x.cols(), widths_.front());
-    detail::check_target("Sequential", "backward", x.rows(), x.cols(), y.rows(), y.cols(),
+  Scalar backward_impl(const char* function, const Input& x, const Input& y, const L&,
+                       OnOutput& on_output, OnLayerGradients on_gradients) {
+    check_ready(function);
+    detail::check_input("Sequential", function, x.rows(), x.cols(), widths_.front());
+    detail::check_target("Sequential", function, x.rows(), x.cols(), y.rows(), y.cols(),
                          widths_.back());
     const std::size_t n = layers_.size();
     for (std::size_t i = 0; i < n; ++i)

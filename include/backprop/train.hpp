@@ -173,6 +173,17 @@ void check_fit_options(const FitOptions<Scalar>& o) {
   if (!o.out) fail("out must not be null");
 }
 
+/// Throws ArgumentError naming the first NaN or Inf in M, which is data called `what`.
+template <class M>
+void check_finite_data(const Eigen::MatrixBase<M>& m, const char* what) {
+  for (Index c = 0; c < m.cols(); ++c)
+    for (Index r = 0; r < m.rows(); ++r)
+      if (!std::isfinite(m(r, c)))
+        throw ArgumentError(std::string("backprop::fit: ") + what + " holds " +
+                            number_string(double(m(r, c))) + " at row " + std::to_string(r) +
+                            ", column " + std::to_string(c) + "; training needs finite numbers");
+}
+
 inline std::string format_scores(const Scores& s, const char* prefix) {
   std::ostringstream out;
   out << std::setprecision(4) << "  " << prefix << "loss " << s.loss;
@@ -212,6 +223,8 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
     throw ShapeError("backprop::fit: X is " + detail::shape_string(x.rows(), x.cols()) +
                      " and Y is " + detail::shape_string(y.rows(), y.cols()) +
                      ": they need the same number of rows, at least one");
+  detail::check_finite_data(x, "X");
+  detail::check_finite_data(y, "Y");
 
   // Split, then keep the training rows row-major: each batch gathers whole samples.
   Xoshiro256 random(options.seed);

@@ -124,7 +124,8 @@ class Reader {
   template <class Scalar>
   Eigen::Matrix<Scalar, Dynamic, Dynamic> matrix(int bytes_per_scalar) {
     const std::uint64_t rows = u64(), cols = u64();
-    const std::uint64_t left = static_cast<std::uint64_t>(end_ - at_) / bytes_per_scalar;
+    const std::uint64_t left =
+        static_cast<std::uint64_t>(end_ - at_) / static_cast<std::uint64_t>(bytes_per_scalar);
     if (rows > left || (rows != 0 && cols > left / rows))
       fail("a matrix of " + std::to_string(rows) + "x" + std::to_string(cols) +
            " values does not fit in the " + std::to_string(end_ - at_) + " bytes left");
@@ -236,7 +237,7 @@ inline Framed unframe(const std::vector<std::uint8_t>& bytes, std::string_view k
   if (size < header_size + 4) fail("states an impossible size of " + std::to_string(size));
   const std::size_t body_end = bytes.size() - 4;
   std::uint32_t stored = 0;
-  for (int i = 0; i < 4; ++i)
+  for (std::size_t i = 0; i < 4; ++i)
     stored |= std::uint32_t(bytes[body_end + i]) << (8 * i);
   const std::uint32_t computed = crc32(bytes.data(), body_end);
   if (stored != computed) {
