@@ -5,6 +5,7 @@
 // to [0, 1]) with 10% of the training images held out for validation, then reports the test
 // accuracy, the confusion matrix, the accuracy of each class, and writes the learning curves as
 // SVG and CSV. benchmarks/peers/fashion_mnist_torch.py runs the same in PyTorch.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <iomanip>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // The headers this program uses, rather than <backprop/backprop.hpp>: they compile faster.
@@ -33,9 +35,9 @@ namespace {
 using namespace backprop;
 using Matrix = Eigen::MatrixXf;
 
-const std::vector<std::string> class_names{"T-shirt/top", "Trouser",   "Pullover", "Dress",
-                                           "Coat",        "Sandal",    "Shirt",    "Sneaker",
-                                           "Bag",         "Ankle boot"};
+constexpr std::array<std::string_view, 10> class_names{
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 // Exit status when the data set is missing, so that a test can report "skipped" (as automake).
 constexpr int missing_data = 77;

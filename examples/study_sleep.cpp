@@ -17,8 +17,11 @@
 
 namespace {
 
-// Eigen indents every row after the first by the width of the matrix prefix, as numpy does.
-const Eigen::IOFormat numpy_style(8, 0, " ", "\n", "[", "]", "[", "]");
+// Matrices printed as numpy prints them (Eigen indents every row after the first by the width of
+// the matrix prefix, as numpy does).
+Eigen::IOFormat numpy_style() {
+  return {8, 0, " ", "\n", "[", "]", "[", "]"};
+}
 
 // Iterations 0, 1, 10, 100, ... up to the last one, which is always shown.
 std::set<std::int64_t> checkpoints(std::int64_t iterations) {
@@ -51,11 +54,11 @@ int train(const cli::Parser& args) {
       const Eigen::Matrix<double, 3, 1> o = net.predict(X);
       std::cout << "\n# Iteration " << i << "\n"
                 << "Input:\n"
-                << X.format(numpy_style) << "\n"
+                << X.format(numpy_style()) << "\n"
                 << "Actual Output:\n"
-                << y.format(numpy_style) << "\n"
+                << y.format(numpy_style()) << "\n"
                 << "Predicted Output:\n"
-                << o.format(numpy_style) << "\n"
+                << o.format(numpy_style()) << "\n"
                 << "Loss:\n"
                 << MeanSquared::value(o, y) << "\n";
     }

@@ -206,7 +206,9 @@ CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
     data.target_names.push_back(names[c]);
 
   for (Index r = 0; r < n; ++r) {
-    const auto& [number, fields] = rows[static_cast<std::size_t>(r)];
+    // Named references, not a structured binding: the lambdas below capture them (Clang 14).
+    const std::size_t number = rows[static_cast<std::size_t>(r)].first;
+    const auto& fields = rows[static_cast<std::size_t>(r)].second;
     if (fields.size() != width)
       fail_at(number, std::min(fields.size(), width) + 1,
               fields.size() < width

@@ -39,7 +39,8 @@ class Scaler {
     if (x.rows() == 0 || x.cols() == 0)
       throw ShapeError("backprop::" + std::string(kind()) + "::fit: X is " +
                        detail::shape_string(x.rows(), x.cols()) + "; it needs rows and columns");
-    const Eigen::MatrixXd data = x.template cast<double>();  // evaluated once
+    // A matrix of doubles is used in place; anything else is evaluated once into a temporary.
+    const Eigen::Ref<const Eigen::MatrixXd> data(x.template cast<double>());
     if (!data.allFinite())
       throw ArgumentError("backprop::" + std::string(kind()) + "::fit: X holds NaN or Inf values");
     fit_columns(data);
@@ -82,7 +83,7 @@ class Scaler {
   }
 
  protected:
-  virtual void fit_columns(const Eigen::MatrixXd& x) = 0;
+  virtual void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) = 0;
   Row offset_, scale_;
 
  private:
@@ -103,7 +104,7 @@ class MaxScaler final : public Scaler {
   std::string_view kind() const override { return "MaxScaler"; }
 
  protected:
-  void fit_columns(const Eigen::MatrixXd& x) override {
+  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) override {
     const Row max = x.colwise().maxCoeff();
     for (Index c = 0; c < max.size(); ++c)
       if (!(max(c) > 0))
@@ -121,7 +122,7 @@ class MinMaxScaler final : public Scaler {
   std::string_view kind() const override { return "MinMaxScaler"; }
 
  protected:
-  void fit_columns(const Eigen::MatrixXd& x) override {
+  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) override {
     offset_ = x.colwise().minCoeff();
     scale_ = x.colwise().maxCoeff() - offset_;
     scale_ = (scale_.array() == 0).select(1.0, scale_);
@@ -134,7 +135,7 @@ class StandardScaler final : public Scaler {
   std::string_view kind() const override { return "StandardScaler"; }
 
  protected:
-  void fit_columns(const Eigen::MatrixXd& x) override {
+  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) override {
     offset_ = x.colwise().mean();
     scale_ =
         ((x.rowwise() - offset_).array().square().colwise().sum() / static_cast<double>(x.rows()))

@@ -159,12 +159,27 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
     model.layers.push_back(std::move(l));
   }
   if (model.layers.back().kind != "dense") r.fail("the last layer is not dense");
+  // The parameter matrices: each dense layer's W (in, out), then its b (1, out) if it has one.
   const std::uint32_t matrices = r.u32();
-  if (matrices > 2 * depth)
-    r.fail(std::to_string(matrices) + " parameter matrices for " + std::to_string(depth) +
-           " layers");
-  for (std::uint32_t i = 0; i < matrices; ++i)
-    model.parameters.push_back(r.template matrix<Scalar>(framed.bytes_per_scalar));
+  std::size_t expected = 0;
+  for (const FileLayer& l : model.layers)
+    if (l.kind == "dense") expected += l.bias ? 2 : 1;
+  if (matrices != expected)
+    r.fail(std::to_string(matrices) + " parameter matrices, but the layers have " +
+           std::to_string(expected));
+  for (std::size_t i = 0; i < model.layers.size(); ++i) {
+    const FileLayer& l = model.layers[i];
+    if (l.kind != "dense") continue;
+    for (int k = 0; k < (l.bias ? 2 : 1); ++k) {
+      auto m = r.template matrix<Scalar>(framed.bytes_per_scalar);
+      const Index rows = k == 0 ? l.inputs : 1;
+      if (m.rows() != rows || m.cols() != l.outputs)
+        r.fail("layer " + std::to_string(i) + (k == 0 ? "'s W is " : "'s b is ") +
+               detail::shape_string(m.rows(), m.cols()) + ", but the layer is " +
+               std::to_string(l.inputs) + "->" + std::to_string(l.outputs));
+      model.parameters.push_back(std::move(m));
+    }
+  }
   const std::uint32_t texts = r.u32();
   for (std::uint32_t i = 0; i < texts; ++i) {
     std::string key = r.text();
@@ -235,15 +250,14 @@ void load_model(Net& net, const std::filesystem::path& path, ModelExtras* extras
   if (extras) *extras = std::move(model.extras);
 }
 
-/// Builds a Sequential with the architecture and parameters of the file at `path`.
-template <std::floating_point Scalar>
-Sequential<Scalar> load_sequential(const std::filesystem::path& path,
-                                   ModelExtras* extras = nullptr) {
-  const auto bytes = io::read_file(path);
-  auto model = io::parse<Scalar>(bytes, path.string());
+namespace io {
+
+/// A Sequential with the architecture and parameters of a parsed model file.
+template <class Scalar>
+Sequential<Scalar> build_sequential(const ParsedModel<Scalar>& model, const std::string& source) {
   Sequential<Scalar> net(model.layers.front().inputs);
   for (std::size_t i = 0; i < model.layers.size(); ++i) {
-    const io::FileLayer& l = model.layers[i];
+    const FileLayer& l = model.layers[i];
     if (l.kind == "dropout") {
       net.add_dropout(l.rate);
       continue;
@@ -251,11 +265,23 @@ Sequential<Scalar> load_sequential(const std::filesystem::path& path,
     try {
       net.add_dense(l.outputs, l.activation, l.bias ? Bias::on : Bias::off);
     } catch (const ArgumentError&) {
-      throw FormatError(path.string() + ": layer " + std::to_string(i) +
-                        " has the unknown activation \"" + l.activation + "\"");
+      throw FormatError(source + ": layer " + std::to_string(i) + " has the unknown activation \"" +
+                        l.activation + "\"");
     }
   }
-  io::apply(model, net, path.string());
+  apply(model, net, source);
+  return net;
+}
+
+}  // namespace io
+
+/// Builds a Sequential with the architecture and parameters of the file at `path`.
+template <std::floating_point Scalar>
+Sequential<Scalar> load_sequential(const std::filesystem::path& path,
+                                   ModelExtras* extras = nullptr) {
+  const auto bytes = io::read_file(path);
+  auto model = io::parse<Scalar>(bytes, path.string());
+  Sequential<Scalar> net = io::build_sequential(model, path.string());
   if (extras) *extras = std::move(model.extras);
   return net;
 }
