@@ -2,6 +2,7 @@
 // Tests use only what both versions spell the same way, plus the helpers below.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 
 #if BACKPROP_CATCH2_MAJOR >= 3
@@ -33,6 +34,18 @@ inline auto contains(const std::string& part) {
 
 inline auto within_abs(double target, double margin) {
   return Catch::Matchers::WithinAbs(target, margin);
+}
+
+// Runs f, expects an exception of type E, and checks that its message names every part.
+template <class E, class F>
+void check_throws(F&& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    FAIL("no exception");
+  } catch (const E& e) {
+    for (const auto& part : parts)
+      CHECK_THAT(e.what(), contains(part));
+  }
 }
 
 }  // namespace test

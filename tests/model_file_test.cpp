@@ -9,17 +9,6 @@ using namespace backprop;
 
 namespace {
 
-template <class E, class F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL("no exception");
-  } catch (const E& e) {
-    for (const auto& part : parts)
-      CHECK_THAT(e.what(), test::contains(part));
-  }
-}
-
 template <class Net>
 std::vector<Eigen::Matrix<typename Net::Scalar, Dynamic, Dynamic>> parameters_of(Net& net) {
   std::vector<Eigen::Matrix<typename Net::Scalar, Dynamic, Dynamic>> p;
@@ -113,40 +102,43 @@ TEST_CASE("Model file errors say what is wrong", "[model]") {
   auto bytes = test::read_bytes(dir / "small.bpm");
 
   test::write_bytes(dir / "cut.bpm", {bytes.begin(), bytes.begin() + 100});
-  check_throws<FormatError>([&] { load_model(small, dir / "cut.bpm"); },
-                            {"cut.bpm", "truncated at byte 100"});
+  test::check_throws<FormatError>([&] { load_model(small, dir / "cut.bpm"); },
+                                  {"cut.bpm", "truncated at byte 100"});
   auto flipped = bytes;
   flipped[150] ^= 0x10;
   test::write_bytes(dir / "flipped.bpm", flipped);
-  check_throws<FormatError>([&] { load_model(small, dir / "flipped.bpm"); },
-                            {"flipped.bpm", "checksum mismatch"});
-  check_throws<FormatError>([&] { load_model(small, dir.write("text.bpm", "hello, world")); },
-                            {"not a backprop model file"});
-  check_throws<FileError>([&] { load_model(small, dir / "missing.bpm"); },
-                          {"missing.bpm", "cannot open"});
+  test::check_throws<FormatError>([&] { load_model(small, dir / "flipped.bpm"); },
+                                  {"flipped.bpm", "checksum mismatch"});
+  test::check_throws<FormatError>([&] { load_model(small, dir.write("text.bpm", "hello, world")); },
+                                  {"not a backprop model file"});
+  test::check_throws<FileError>([&] { load_model(small, dir / "missing.bpm"); },
+                                {"missing.bpm", "cannot open"});
 
   // An architecture that differs: the layer and both descriptions.
   Network<double, Dense<2, 4, Tanh>, Dropout<4>, Dense<4, 1, Sigmoid, Bias::off>> wider;
-  check_throws<FormatError>([&] { load_model(wider, dir / "small.bpm"); },
-                            {"layer 0 is 2->3 tanh in the file but 2->4 tanh in the network"});
+  test::check_throws<FormatError>(
+      [&] { load_model(wider, dir / "small.bpm"); },
+      {"layer 0 is 2->3 tanh in the file but 2->4 tanh in the network"});
   Network<double, Dense<2, 3, Tanh>, Dropout<3>, Dense<3, 1, ReLU, Bias::off>> relu;
-  check_throws<FormatError>([&] { load_model(relu, dir / "small.bpm"); },
-                            {"layer 2 is 3->1 sigmoid without bias in the file",
-                             "3->1 relu without bias in the network"});
+  test::check_throws<FormatError>([&] { load_model(relu, dir / "small.bpm"); },
+                                  {"layer 2 is 3->1 sigmoid without bias in the file",
+                                   "3->1 relu without bias in the network"});
   Network<double, Dense<2, 1, Tanh>> shallow;
-  check_throws<FormatError>([&] { load_model(shallow, dir / "small.bpm"); },
-                            {"3 layers but the network has 1"});
+  test::check_throws<FormatError>([&] { load_model(shallow, dir / "small.bpm"); },
+                                  {"3 layers but the network has 1"});
 
   // An activation this build cannot name.
   Network<float, Dense<2, 2, LeakyReLU<std::ratio<1, 5>>>, Dense<2, 1, Identity>> leaky;
   save_model(leaky, dir / "leaky.bpm");
-  check_throws<FormatError>([&] { load_sequential<float>(dir / "leaky.bpm"); },
-                            {"unknown activation \"leaky_relu(1/5)\""});
+  test::check_throws<FormatError>([&] { load_sequential<float>(dir / "leaky.bpm"); },
+                                  {"unknown activation \"leaky_relu(1/5)\""});
   // An optimizer file is not a model file.
   save_optimizer(Adam<double>(), dir / "adam.bpo");
-  check_throws<FormatError>([&] { load_model(small, dir / "adam.bpo"); }, {"not of kind MODL"});
+  test::check_throws<FormatError>([&] { load_model(small, dir / "adam.bpo"); },
+                                  {"not of kind MODL"});
   // Saving into a directory that does not exist leaves nothing behind.
-  check_throws<FileError>([&] { save_model(small, dir / "no" / "such.bpm"); }, {"cannot open"});
+  test::check_throws<FileError>([&] { save_model(small, dir / "no" / "such.bpm"); },
+                                {"cannot open"});
 }
 
 TEST_CASE("Extras travel with the model: column names and scalers", "[model]") {
@@ -227,11 +219,11 @@ TEST_CASE("Optimizer files are checked like model files", "[optimizer]") {
   CHECK(back.state()[0][0].matrix() == momentum.state()[0][0].matrix());
 
   Adam<double> adam;
-  check_throws<FormatError>([&] { load_optimizer(adam, dir / "m.bpo"); },
-                            {"state of momentum, not of adam"});
+  test::check_throws<FormatError>([&] { load_optimizer(adam, dir / "m.bpo"); },
+                                  {"state of momentum, not of adam"});
   CHECK(adam.state().empty());
   auto bytes = test::read_bytes(dir / "m.bpo");
   bytes.pop_back();
   test::write_bytes(dir / "cut.bpo", bytes);
-  check_throws<FormatError>([&] { load_optimizer(back, dir / "cut.bpo"); }, {"truncated"});
+  test::check_throws<FormatError>([&] { load_optimizer(back, dir / "cut.bpo"); }, {"truncated"});
 }

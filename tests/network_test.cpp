@@ -12,17 +12,6 @@ using study_sleep::Network231;
 namespace {
 using DynamicNet = Network<double, Dense<Dynamic, Dynamic, Tanh>, Dense<Dynamic, Dynamic, Sigmoid>>;
 
-// Runs f, expects a backprop exception of type E, and checks that its message names every part.
-template <class E, class F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL("no exception");
-  } catch (const E& e) {
-    for (const auto& part : parts)
-      CHECK_THAT(e.what(), test::contains(part));
-  }
-}
 }  // namespace
 
 TEST_CASE("Mismatched run-time shapes throw a ShapeError naming both shapes", "[network][shape]") {
@@ -32,15 +21,16 @@ TEST_CASE("Mismatched run-time shapes throw a ShapeError naming both shapes", "[
   const Eigen::MatrixXd y = Eigen::MatrixXd::Ones(3, 1), y2 = Eigen::MatrixXd::Ones(3, 2),
                         y_short = Eigen::MatrixXd::Ones(2, 1);
 
-  check_throws<ShapeError>([&] { (void)net.predict(x4); }, {"predict", "3x4", "3x2"});
-  check_throws<ShapeError>([&] { net.backward(x4, y, HalfSumSquared{}); },
-                           {"backward", "3x4", "3x2"});
-  check_throws<ShapeError>([&] { net.train_step(x, y2, HalfSumSquared{}, sgd); },
-                           {"Y is 3x2", "expected 3x1"});
-  check_throws<ShapeError>([&] { net.train_step(x, y_short, HalfSumSquared{}, sgd); },
-                           {"Y is 2x1", "X is 3x2"});
-  check_throws<ShapeError>([&] { (void)net.loss(x4, y, MeanSquared{}); }, {"loss", "3x4"});
-  check_throws<ShapeError>([&] { (void)net.predict(Eigen::MatrixXd(0, 2)); }, {"0x2", "no rows"});
+  test::check_throws<ShapeError>([&] { (void)net.predict(x4); }, {"predict", "3x4", "3x2"});
+  test::check_throws<ShapeError>([&] { net.backward(x4, y, HalfSumSquared{}); },
+                                 {"backward", "3x4", "3x2"});
+  test::check_throws<ShapeError>([&] { net.train_step(x, y2, HalfSumSquared{}, sgd); },
+                                 {"Y is 3x2", "expected 3x1"});
+  test::check_throws<ShapeError>([&] { net.train_step(x, y_short, HalfSumSquared{}, sgd); },
+                                 {"Y is 2x1", "X is 3x2"});
+  test::check_throws<ShapeError>([&] { (void)net.loss(x4, y, MeanSquared{}); }, {"loss", "3x4"});
+  test::check_throws<ShapeError>([&] { (void)net.predict(Eigen::MatrixXd(0, 2)); },
+                                 {"0x2", "no rows"});
 }
 
 TEST_CASE("A failed call leaves the network unchanged", "[network][shape]") {
@@ -56,9 +46,9 @@ TEST_CASE("A failed call leaves the network unchanged", "[network][shape]") {
 TEST_CASE("Widths given at run time are checked", "[network][shape]") {
   using Mixed = Network<double, Dense<2, Dynamic>, Dense<Dynamic, 1>>;
   CHECK(Mixed({2, 7, 1}).widths() == Mixed::Widths{2, 7, 1});
-  check_throws<ShapeError>([] { Mixed({3, 7, 1}); }, {"widths[0] is 3", "fix it at 2"});
-  check_throws<ShapeError>([] { Mixed({2, 7, 2}); }, {"widths[2] is 2", "fix it at 1"});
-  check_throws<ArgumentError>([] { Mixed({2, 0, 1}); }, {"widths[1] is 0"});
+  test::check_throws<ShapeError>([] { Mixed({3, 7, 1}); }, {"widths[0] is 3", "fix it at 2"});
+  test::check_throws<ShapeError>([] { Mixed({2, 7, 2}); }, {"widths[2] is 2", "fix it at 1"});
+  test::check_throws<ArgumentError>([] { Mixed({2, 0, 1}); }, {"widths[1] is 0"});
 }
 
 TEST_CASE("Compile-time and dynamic networks with the same weights agree", "[network]") {
@@ -108,10 +98,11 @@ TEST_CASE("SGD moves every parameter by -learning_rate times its gradient",
 }
 
 TEST_CASE("SGD rejects a learning rate that is negative or not finite", "[optimizer]") {
-  check_throws<ArgumentError>([] { SGD sgd(-1.0); }, {"learning_rate", "-1"});
-  check_throws<ArgumentError>([] { SGD sgd(std::nan("")); }, {"learning_rate", "nan"});
+  test::check_throws<ArgumentError>([] { SGD sgd(-1.0); }, {"learning_rate", "-1"});
+  test::check_throws<ArgumentError>([] { SGD sgd(std::nan("")); }, {"learning_rate", "nan"});
   SGD sgd(0.1f);
-  check_throws<ArgumentError>([&] { sgd.set_learning_rate(INFINITY); }, {"learning_rate", "inf"});
+  test::check_throws<ArgumentError>([&] { sgd.set_learning_rate(INFINITY); },
+                                    {"learning_rate", "inf"});
   CHECK(sgd.learning_rate() == 0.1f);
 }
 

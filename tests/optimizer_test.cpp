@@ -34,17 +34,6 @@ void check_equal(const M& actual, const M& expected) {
   CHECK((actual - expected).cwiseAbs().maxCoeff() <= 1e-15 * (1 + expected.cwiseAbs().maxCoeff()));
 }
 
-template <class E, class F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL("no exception");
-  } catch (const E& e) {
-    for (const auto& part : parts)
-      CHECK_THAT(e.what(), test::contains(part));
-  }
-}
-
 }  // namespace
 
 TEST_CASE("SGD: p - lr g, and with L2 weight decay p - lr (g + wd p)", "[optimizer]") {
@@ -141,8 +130,8 @@ TEST_CASE("An optimizer keeps one state per slot and serves one network", "[opti
   CHECK(adam.state()[0][0].matrix().isApprox(0.1 * gradient1()));
   CHECK(adam.state()[1][0].matrix().isApprox(0.1 * gradient2()));
   Eigen::Matrix3d other = Eigen::Matrix3d::Ones();
-  check_throws<ShapeError>([&] { adam.update(1, other, Eigen::Matrix3d::Ones()); },
-                           {"slot 1", "2x2", "3x3"});
+  test::check_throws<ShapeError>([&] { adam.update(1, other, Eigen::Matrix3d::Ones()); },
+                                 {"slot 1", "2x2", "3x3"});
 }
 
 TEST_CASE("train_step's layer-by-layer updates equal backward followed by a whole step",
@@ -168,15 +157,15 @@ TEST_CASE("train_step's layer-by-layer updates equal backward followed by a whol
 }
 
 TEST_CASE("Hyper-parameters out of range throw, naming the parameter", "[optimizer]") {
-  check_throws<ArgumentError>([] { SGD(std::nan("")); }, {"SGD", "learning_rate", "nan"});
-  check_throws<ArgumentError>([] { SGD(-0.5); }, {"learning_rate", "-0.5"});
-  check_throws<ArgumentError>([] { SGD(0.1, -1.0); }, {"weight_decay", "-1"});
-  check_throws<ArgumentError>([] { Momentum<float>({.momentum = 1.0f}); }, {"momentum", "1"});
-  check_throws<ArgumentError>([] { AdaGrad<double>({.epsilon = 0}); }, {"epsilon", "0"});
-  check_throws<ArgumentError>([] { RMSProp<double>({.alpha = -0.1}); }, {"alpha", "-0.1"});
-  check_throws<ArgumentError>([] { Adam<double>({.beta1 = 1.5}); }, {"beta1", "1.5"});
-  check_throws<ArgumentError>([] { Adam<double>({.beta2 = INFINITY}); }, {"beta2", "inf"});
-  check_throws<ArgumentError>([] { Adam<double>({.learning_rate = -1e-3}); },
-                              {"Adam", "learning_rate"});
-  check_throws<ArgumentError>([] { AdamW(0.001, -0.01); }, {"decoupled_weight_decay"});
+  test::check_throws<ArgumentError>([] { SGD(std::nan("")); }, {"SGD", "learning_rate", "nan"});
+  test::check_throws<ArgumentError>([] { SGD(-0.5); }, {"learning_rate", "-0.5"});
+  test::check_throws<ArgumentError>([] { SGD(0.1, -1.0); }, {"weight_decay", "-1"});
+  test::check_throws<ArgumentError>([] { Momentum<float>({.momentum = 1.0f}); }, {"momentum", "1"});
+  test::check_throws<ArgumentError>([] { AdaGrad<double>({.epsilon = 0}); }, {"epsilon", "0"});
+  test::check_throws<ArgumentError>([] { RMSProp<double>({.alpha = -0.1}); }, {"alpha", "-0.1"});
+  test::check_throws<ArgumentError>([] { Adam<double>({.beta1 = 1.5}); }, {"beta1", "1.5"});
+  test::check_throws<ArgumentError>([] { Adam<double>({.beta2 = INFINITY}); }, {"beta2", "inf"});
+  test::check_throws<ArgumentError>([] { Adam<double>({.learning_rate = -1e-3}); },
+                                    {"Adam", "learning_rate"});
+  test::check_throws<ArgumentError>([] { AdamW(0.001, -0.01); }, {"decoupled_weight_decay"});
 }

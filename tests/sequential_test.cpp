@@ -10,17 +10,6 @@ using namespace backprop;
 
 namespace {
 
-template <class E, class F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL("no exception");
-  } catch (const E& e) {
-    for (const auto& part : parts)
-      CHECK_THAT(e.what(), test::contains(part));
-  }
-}
-
 // Copies every parameter of `from` into `to`, slot by slot.
 template <class From, class To>
 void copy_parameters(From& from, To& to) {
@@ -108,17 +97,17 @@ TEST_CASE("A copy of a Sequential is independent", "[sequential]") {
 TEST_CASE("A Sequential rejects what cannot work, naming it", "[sequential]") {
   Sequential<float> net(4);
   const Eigen::MatrixXf x = Eigen::MatrixXf::Ones(2, 4), y = Eigen::MatrixXf::Ones(2, 3);
-  check_throws<ArgumentError>([&] { (void)net.predict(x); }, {"no layers"});
-  check_throws<ArgumentError>([&] { net.add_dense(3, "swish"); },
-                              {"unknown activation \"swish\"", "relu", "softmax"});
-  check_throws<ArgumentError>([&] { net.add_dense(0, "relu"); }, {"units", "0"});
-  check_throws<ArgumentError>([&] { net.add_dropout(1.0); }, {"rate", "[0, 1)", "1"});
+  test::check_throws<ArgumentError>([&] { (void)net.predict(x); }, {"no layers"});
+  test::check_throws<ArgumentError>([&] { net.add_dense(3, "swish"); },
+                                    {"unknown activation \"swish\"", "relu", "softmax"});
+  test::check_throws<ArgumentError>([&] { net.add_dense(0, "relu"); }, {"units", "0"});
+  test::check_throws<ArgumentError>([&] { net.add_dropout(1.0); }, {"rate", "[0, 1)", "1"});
   net.add_dense(3, "relu");
   SGD sgd(0.1f);
-  check_throws<ArgumentError>([&] { net.train_step(x, y, SoftmaxCrossEntropy{}, sgd); },
-                              {"softmax_cross_entropy", "softmax output", "relu"});
-  check_throws<ShapeError>([&] { net.train_step(y, y, MeanSquared{}, sgd); },
-                           {"Sequential::train_step", "2x3", "2x4"});
+  test::check_throws<ArgumentError>([&] { net.train_step(x, y, SoftmaxCrossEntropy{}, sgd); },
+                                    {"softmax_cross_entropy", "softmax output", "relu"});
+  test::check_throws<ShapeError>([&] { net.train_step(y, y, MeanSquared{}, sgd); },
+                                 {"Sequential::train_step", "2x3", "2x4"});
   net.add_dropout(0.5);
-  check_throws<ArgumentError>([&] { (void)net.predict(x); }, {"last layer must be dense"});
+  test::check_throws<ArgumentError>([&] { (void)net.predict(x); }, {"last layer must be dense"});
 }

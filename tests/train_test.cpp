@@ -27,17 +27,6 @@ struct Blobs {
   }
 };
 
-template <class E, class F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL("no exception");
-  } catch (const E& e) {
-    for (const auto& part : parts)
-      CHECK_THAT(e.what(), test::contains(part));
-  }
-}
-
 using Classifier = Network<float, Dense<2, 8, Tanh>, Dense<8, 2, Softmax>>;
 
 std::vector<Eigen::MatrixXf> weights_of(Classifier& net) {
@@ -193,14 +182,15 @@ TEST_CASE("fit rejects bad options, naming them", "[fit]") {
     o.verbosity = Verbosity::silent;
     fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd, o);
   };
-  check_throws<ArgumentError>([&] { attempt({.batch_size = 0}); }, {"batch_size", "0"});
-  check_throws<ArgumentError>([&] { attempt({.epochs = 0}); }, {"epochs", "0"});
-  check_throws<ArgumentError>([&] { attempt({.validation_split = 1.0}); }, {"validation_split"});
-  check_throws<ArgumentError>([&] { attempt({.early_stopping_patience = 3}); },
-                              {"early stopping", "validation"});
-  check_throws<ArgumentError>([&] { attempt({.schedule = [](int, double) { return -1.0; }}); },
-                              {"learning_rate", "-1"});
-  check_throws<ShapeError>(
+  test::check_throws<ArgumentError>([&] { attempt({.batch_size = 0}); }, {"batch_size", "0"});
+  test::check_throws<ArgumentError>([&] { attempt({.epochs = 0}); }, {"epochs", "0"});
+  test::check_throws<ArgumentError>([&] { attempt({.validation_split = 1.0}); },
+                                    {"validation_split"});
+  test::check_throws<ArgumentError>([&] { attempt({.early_stopping_patience = 3}); },
+                                    {"early stopping", "validation"});
+  test::check_throws<ArgumentError>(
+      [&] { attempt({.schedule = [](int, double) { return -1.0; }}); }, {"learning_rate", "-1"});
+  test::check_throws<ShapeError>(
       [&] { fit(net, data.x, data.y.topRows(10), SoftmaxCrossEntropy{}, sgd); }, {"20x2", "10x2"});
 }
 
@@ -219,7 +209,7 @@ TEST_CASE("A loss that turns non-finite stops fit, naming the epoch and batch", 
   FitOptions<float> options{.epochs = 2, .batch_size = 10, .shuffle = false};
   options.verbosity = Verbosity::silent;
   options.on_batch_end = [&](const BatchEnd&) { before_bad_batch = weights(); };
-  check_throws<NumericError>(
+  test::check_throws<NumericError>(
       [&] { fit(net, x, y, MeanSquared{}, sgd, options); },
       {"backprop::fit: epoch 1, batch ", " of 6", "the loss mean_squared is inf"});
   CHECK(weights() == before_bad_batch);
@@ -230,10 +220,10 @@ TEST_CASE("fit rejects NaN and Inf in its data, naming where", "[fit]") {
   data.x(7, 1) = std::numeric_limits<float>::quiet_NaN();
   Classifier net;
   SGD sgd(0.1f);
-  check_throws<ArgumentError>([&] { fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd); },
-                              {"X holds nan at row 7, column 1"});
+  test::check_throws<ArgumentError>([&] { fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd); },
+                                    {"X holds nan at row 7, column 1"});
   data.x(7, 1) = 0;
   data.y(3, 0) = std::numeric_limits<float>::infinity();
-  check_throws<ArgumentError>([&] { fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd); },
-                              {"Y holds inf at row 3, column 0"});
+  test::check_throws<ArgumentError>([&] { fit(net, data.x, data.y, SoftmaxCrossEntropy{}, sgd); },
+                                    {"Y holds inf at row 3, column 0"});
 }

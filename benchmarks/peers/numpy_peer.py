@@ -6,26 +6,13 @@ RESULT workload=W1 system=numpy step_ns=... loss=... steps=1000 (loss: sum of 0.
 1,000 steps from np.random.seed(1), the weights backprop's StandardNormal{1} draws too).
 """
 import sys
-import time
 
 try:
     import numpy as np
 except ImportError:
     sys.exit("numpy_peer: numpy is missing: sudo apt-get install python3-numpy")
 
-
-def median_step_ns(step):
-    def seconds_for(n):
-        start = time.perf_counter()
-        for _ in range(n):
-            step()
-        return time.perf_counter() - start
-    n = 1
-    while seconds_for(n) < 0.05:
-        n *= 2
-    n = max(1, int(n * 0.2 / max(seconds_for(n), 1e-9)))
-    rounds = sorted(seconds_for(n) / n * 1e9 for _ in range(7))
-    return rounds[3]
+from timing import median_step_ns, report
 
 
 def sigmoid(s):
@@ -55,4 +42,4 @@ for _ in range(1000):
     step()
 o = sigmoid(np.dot(sigmoid(np.dot(X, W1)), W2))
 loss = 0.5 * float(np.sum((o - y) ** 2))
-print(f"RESULT workload=W1 system=numpy step_ns={median_step_ns(step):.1f} loss={loss:.9g} steps=1000")
+report("W1", "numpy", median_step_ns(step), loss, 1000)

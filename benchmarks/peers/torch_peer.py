@@ -7,11 +7,10 @@
       logits, mean over the batch), SGD lr 0.01, float, on a fixed batch of random pixels in
       [0, 1] with one-hot labels; batch 256 and 32, on 1 and 2 threads (--threads).
 
-Timed as every peer: a warm-up, then seven rounds of about 0.2 s; the median per step.
+Timed as every peer (timing.py): a warm-up, then seven rounds of about 0.2 s; the median per step.
 """
 import argparse
 import sys
-import time
 
 try:
     import numpy as np
@@ -19,24 +18,7 @@ try:
 except ImportError as error:
     sys.exit(f"torch_peer: {error.name} is missing: sudo apt-get install python3-torch python3-numpy")
 
-
-def median_step_ns(step):
-    def seconds_for(n):
-        start = time.perf_counter()
-        for _ in range(n):
-            step()
-        return time.perf_counter() - start
-    n = 1
-    while seconds_for(n) < 0.05:
-        n *= 2
-    n = max(1, int(n * 0.2 / max(seconds_for(n), 1e-9)))
-    rounds = sorted(seconds_for(n) / n * 1e9 for _ in range(7))
-    return rounds[3]
-
-
-def report(workload, system, ns, loss, steps):
-    print(f"RESULT workload={workload} system={system} step_ns={ns:.1f} loss={loss:.9g} steps={steps}",
-          flush=True)
+from timing import median_step_ns, report
 
 
 def tutorial():
