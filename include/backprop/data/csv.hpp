@@ -118,6 +118,27 @@ inline std::vector<std::string> split_csv_line(std::string_view line, char delim
   return fields;
 }
 
+/// Reads the next non-blank line of `in` into `fields`; false at the end of the input. `number`
+/// counts the lines read (so it is the line's number); a UTF-8 byte-order mark on line 1 and a
+/// Windows \r are dropped. An unclosed quote throws FormatError naming `source`, line and column.
+inline bool read_csv_row(std::istream& in, const std::string& source, char delimiter,
+                         std::size_t& number, std::vector<std::string>& fields) {
+  std::string line;
+  while (std::getline(in, line)) {
+    ++number;
+    if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    std::optional<std::size_t> bad;
+    fields = split_csv_line(line, delimiter, bad);
+    if (bad)
+      throw FormatError(source + ": line " + std::to_string(number) + ", column " +
+                        std::to_string(*bad) + ": a quoted field has no closing quote");
+    return true;
+  }
+  return false;
+}
+
 /// Parses a whole field as a number; false when it is not one.
 inline bool parse_number(std::string_view text, double& value) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
@@ -139,16 +160,10 @@ CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
 
   /// All non-blank lines, with their numbers.
   std::vector<std::pair<std::size_t, std::vector<std::string>>> rows;
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
-    if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    std::optional<std::size_t> bad;
-    auto fields = detail::split_csv_line(line, options.delimiter, bad);
-    if (bad) fail_at(number, *bad, "a quoted field has no closing quote");
-    rows.emplace_back(number, std::move(fields));
-  }
+  std::size_t lines_read = 0;
+  std::vector<std::string> row;
+  while (detail::read_csv_row(in, source, options.delimiter, lines_read, row))
+    rows.emplace_back(lines_read, std::move(row));
   if (in.bad()) throw FileError(source + ": read error");
   if (rows.empty()) fail("the file is empty: no header and no rows");
 
@@ -246,18 +261,9 @@ inline std::vector<std::string> read_csv_header(const std::filesystem::path& pat
                                                 char delimiter = ',') {
   std::ifstream in(path);
   if (!in) throw FileError(path.string() + ": cannot open for reading");
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
-    if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    std::optional<std::size_t> bad;
-    auto names = detail::split_csv_line(line, delimiter, bad);
-    if (bad)
-      throw FormatError(path.string() + ": line " + std::to_string(number) + ", column " +
-                        std::to_string(*bad) + ": a quoted field has no closing quote");
-    return names;
-  }
+  std::size_t number = 0;
+  std::vector<std::string> names;
+  if (detail::read_csv_row(in, path.string(), delimiter, number, names)) return names;
   throw FormatError(path.string() + ": the file is empty: no header and no rows");
 }
 
