@@ -47,6 +47,43 @@ TEMPLATE_TEST_CASE("Save then load predicts bit for bit", "[model]", float, doub
   CHECK(d.layer(1).rate == 0.1);
 }
 
+TEST_CASE("A model file is laid out byte for byte as io/binary.hpp and io/model_file.hpp say",
+          "[model]") {
+  // The CRC is the one zlib and PNG use: its standard check value.
+  const std::string check = "123456789";
+  CHECK(io::crc32(reinterpret_cast<const std::uint8_t*>(check.data()), check.size()) ==
+        0xCBF43926u);
+
+  Network<float, Dense<1, 1, Identity, Bias::off>> net;
+  net.parameters<0>().W(0, 0) = 0.5f;  // 0x3F000000
+  const std::vector<std::uint8_t> bytes = io::serialize(net, ModelExtras{});
+  // clang-format off
+  std::vector<std::uint8_t> expected = {
+      0x89, 'B', 'P', 'R', 'M', 'O', 'D', 'L',              // magic
+      1, 0,                                                 // format version 1
+      1,                                                    // little-endian
+      4,                                                    // binary32
+      0, 0, 0, 0,                                           // reserved
+      102, 0, 0, 0, 0, 0, 0, 0,                             // the file's size: 24 + 74 + 4
+      1, 0, 0, 0,                                           // one layer:
+      5, 0, 0, 0, 'd', 'e', 'n', 's', 'e',                  //   "dense"
+      1, 0, 0, 0, 0, 0, 0, 0,                               //   1 input
+      1, 0, 0, 0, 0, 0, 0, 0,                               //   1 output
+      8, 0, 0, 0, 'i', 'd', 'e', 'n', 't', 'i', 't', 'y',   //   "identity"
+      0,                                                    //   no bias
+      1, 0, 0, 0,                                           // one parameter matrix:
+      1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,       //   1x1
+      0x00, 0x00, 0x00, 0x3F,                               //   0.5f
+      0, 0, 0, 0,                                           // no texts
+      0, 0, 0, 0};                                          // no arrays
+  // clang-format on
+  const std::uint32_t crc = io::crc32(expected.data(), expected.size());
+  for (int i = 0; i < 4; ++i)
+    expected.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
+  REQUIRE(expected.size() == 102);
+  CHECK(bytes == expected);
+}
+
 TEST_CASE("A file of the other scalar type loads converted", "[model]") {
   test::TempDir dir;
   Small a{GlorotUniform{1}};
