@@ -73,24 +73,30 @@ class Writer {
   /// A matrix: rows, columns, then the values column by column in the file's scalar type.
   template <class File, class M>
   void matrix(const Eigen::MatrixBase<M>& m) {
+    using Bits = std::conditional_t<sizeof(File) == 4, std::uint32_t, std::uint64_t>;
     u64(static_cast<std::uint64_t>(m.rows()));
     u64(static_cast<std::uint64_t>(m.cols()));
+    // Sized once, then filled: one allocation however large the matrix.
+    std::size_t at = bytes_.size();
+    bytes_.resize(at + static_cast<std::size_t>(m.size()) * sizeof(File));
     for (Index c = 0; c < m.cols(); ++c)
-      for (Index r = 0; r < m.rows(); ++r) {
-        const auto v = static_cast<File>(m(r, c));
-        if constexpr (sizeof(File) == 4)
-          u32(std::bit_cast<std::uint32_t>(v));
-        else
-          u64(std::bit_cast<std::uint64_t>(v));
-      }
+      for (Index r = 0; r < m.rows(); ++r, at += sizeof(File))
+        store(bytes_.data() + at, std::bit_cast<Bits>(static_cast<File>(m(r, c))));
   }
   std::vector<std::uint8_t>& bytes() { return bytes_; }  ///< what was written
 
  private:
+  // v's bytes, least significant first, at out.
+  template <class T>
+  static void store(std::uint8_t* out, T v) {
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      out[i] = static_cast<std::uint8_t>(v >> (8 * i));
+  }
   template <class T>
   void little_endian(T v) {
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-      bytes_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    std::array<std::uint8_t, sizeof(T)> b;
+    store(b.data(), v);
+    bytes_.insert(bytes_.end(), b.begin(), b.end());
   }
   std::vector<std::uint8_t> bytes_;
 };
