@@ -92,7 +92,8 @@ TEST_CASE("Gzip-compressed IDX files", "[idx]") {
   CHECK(read_idx_labels(file) == std::vector<int>{7, 8, 9});
   // A truncated gzip stream is an error, not a short read.
   auto compressed = test::read_bytes(file);
-  compressed.resize(compressed.size() - 6);
+  REQUIRE(compressed.size() > 6);
+  compressed.erase(compressed.end() - 6, compressed.end());  // shrinks only, as GCC can see
   test::write_bytes(dir / "cut.gz", compressed);
   CHECK_THROWS_AS(read_idx_labels(dir / "cut.gz"), FormatError);
 #else
