@@ -198,12 +198,10 @@ std::vector<std::uint8_t> frame(std::string_view kind, Writer& body) {
   w.u8(sizeof(Scalar));
   w.u32(0);
   w.u64(header_size + body.bytes().size() + 4);
-  auto bytes = std::move(w.bytes());
+  auto& bytes = w.bytes();
   bytes.insert(bytes.end(), body.bytes().begin(), body.bytes().end());
-  const std::uint32_t crc = crc32(bytes.data(), bytes.size());
-  for (int i = 0; i < 4; ++i)
-    bytes.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
-  return bytes;
+  w.u32(crc32(bytes.data(), bytes.size()));
+  return std::move(bytes);
 }
 
 /// A checked file: where its body starts and ends, and the size of its numbers.
@@ -246,17 +244,16 @@ inline Framed unframe(const std::vector<std::uint8_t>& bytes, std::string_view k
          std::to_string(size));
   if (size < header_size + 4) fail("states an impossible size of " + std::to_string(size));
   const std::size_t body_end = bytes.size() - 4;
-  std::uint32_t stored = 0;
-  for (std::size_t i = 0; i < 4; ++i)
-    stored |= std::uint32_t(bytes[body_end + i]) << (8 * i);
+  const std::uint32_t stored = Reader(bytes, body_end, bytes.size(), source).u32();
   const std::uint32_t computed = crc32(bytes.data(), body_end);
 #if defined(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
   // Fuzzing builds (libFuzzer's convention) skip the checksum, which random mutations would
   // almost never satisfy, so that the fuzzer reaches the body's parser behind it.
-  if (false) {
+  constexpr bool verify_checksum = false;
 #else
-  if (stored != computed) {
+  constexpr bool verify_checksum = true;
 #endif
+  if (verify_checksum && stored != computed) {
     char text[96];
     std::snprintf(text, sizeof text, "checksum mismatch (stored %08x, computed %08x)", stored,
                   computed);
