@@ -115,12 +115,21 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
 using namespace backprop;
 
 TEST_CASE("The counter sees Eigen's and the standard library's heap allocations", "[allocation]") {
+  // Each allocation escapes through a volatile pointer, so that no compiler can elide it (Clang
+  // removes an unused malloc and free).
+  static double* volatile matrix = nullptr;
   CHECK(allocations_during([] {
           Eigen::MatrixXd m(8, 8);
           m.setZero();
+          matrix = m.data();
         }) == 1);
-  CHECK(allocations_during([] { std::vector<int> v(8); }) == 1);
-  // Through a volatile pointer, so that the compiler cannot elide the new-expression.
+  static int* volatile vector = nullptr;
+  CHECK(allocations_during([] {
+          std::vector<int> v(8);
+          vector = v.data();
+        }) == 1);
+  CHECK(matrix != nullptr);
+  CHECK(vector != nullptr);
   static study_sleep::Network231* volatile network = nullptr;
   CHECK(allocations_during([] { network = new study_sleep::Network231; }) == 1);
   delete network;

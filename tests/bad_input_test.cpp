@@ -77,7 +77,7 @@ const std::vector<Case>& cases() {
        }},
       {"a binary cross-entropy target of 1.5",
        Kind::argument,
-       {"binary_cross_entropy needs targets in [0, 1]", "row 2, column 1 is 1.5"},
+       {"binary_cross_entropy needs targets in [0, 1]", "row 2, column 1 of Y is 1.5"},
        [](Net&, Data& d) {
          Network<float, Dense<3, 2, Sigmoid>> binary;
          d.y(2, 1) = 1.5f;
@@ -86,7 +86,7 @@ const std::vector<Case>& cases() {
        }},
       {"softmax targets that do not sum to 1",
        Kind::argument,
-       {"row 3 sums to 2"},
+       {"row 3 of Y sums to 2"},
        [](Net& net, Data& d) {
          d.y(3, 0) = d.y(3, 1) = 1;
          SGD sgd(0.1f);
@@ -94,7 +94,7 @@ const std::vector<Case>& cases() {
        }},
       {"a negative softmax target",
        Kind::argument,
-       {"row 0, column 1 is -1"},
+       {"row 0, column 1 of Y is -1"},
        [](Net& net, Data& d) {
          d.y(0, 0) = 2;
          d.y(0, 1) = -1;

@@ -19,8 +19,11 @@ TEST_CASE("Dropout keeps 1 - rate of the units and scales them by 1 / (1 - rate)
   CHECK(((ws.A.array() == 0) || (ws.A.array() == 1 / 0.7)).all());
   CHECK(ws.A.mean() == test::Approx(1.0).margin(0.01));  // the expected output is the input
 
-  // The same seed gives the same mask; the stream moves on otherwise.
+  // The generator moves on only when the step commits; the same seed gives the same mask.
   const Eigen::MatrixXd first = ws.A;
+  D::training_forward(p, x, ws);
+  CHECK(ws.A == first);
+  D::commit(p, ws);
   D::training_forward(p, x, ws);
   CHECK(ws.A != first);
   p.seed(11);

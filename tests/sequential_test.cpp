@@ -71,14 +71,16 @@ TEST_CASE("A Sequential describes its layers", "[sequential]") {
   CHECK(net.depth() == 3);
   const LayerInfo first = net.layer(0), second = net.layer(1), third = net.layer(2);
   CHECK(first.kind == "dense");
-  CHECK(first.activation == "relu");
-  CHECK(first.bias);
+  CHECK(first.settings == "relu");
+  CHECK(first.parameters == 784 * 128 + 128);
   CHECK(second.kind == "dropout");
-  CHECK(second.rate == 0.2);
+  CHECK(second.settings == "dropout 0.2");
+  CHECK(second.parameters == 0);
   CHECK(third.inputs == 128);
   CHECK(third.outputs == 10);
-  CHECK_FALSE(third.bias);
+  CHECK(third.description() == "128->10 softmax without bias");
   CHECK(net.parameter_count() == 784 * 128 + 128 + 128 * 10);
+  test::check_throws<ArgumentError>([&] { (void)net.layer(3); }, {"3 is not below the depth, 3"});
 }
 
 TEST_CASE("A copy of a Sequential is independent", "[sequential]") {
@@ -109,5 +111,6 @@ TEST_CASE("A Sequential rejects what cannot work, naming it", "[sequential]") {
   test::check_throws<ShapeError>([&] { net.train_step(y, y, MeanSquared{}, sgd); },
                                  {"Sequential::train_step", "2x3", "2x4"});
   net.add_dropout(0.5);
-  test::check_throws<ArgumentError>([&] { (void)net.predict(x); }, {"last layer must be dense"});
+  test::check_throws<ArgumentError>([&] { (void)net.predict(x); },
+                                    {"last layer must have an activation", "not be a dropout"});
 }

@@ -15,7 +15,9 @@
 #include <concepts>
 #include <cstdint>
 #include <ratio>
+#include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -223,11 +225,30 @@ struct Softmax {
 };
 
 /// The activations a network composed at run time can name (Sequential::add_dense(units, "relu"),
-/// model files). A new activation is one struct above and one entry here.
+/// model files). A new activation is one struct above and one entry here, or, for an activation of
+/// your own, one entry in a list of your own passed where the list is a parameter
+/// (load_sequential<Scalar, MyActivations>).
 template <class... Activations>
 struct ActivationList {};
 /// Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity and Softmax, by name.
 using BuiltinActivations =
     ActivationList<Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax>;
+
+/// Calls f.template operator()<A>() for the activation A of the list whose name is `name`; false
+/// when none is.
+template <class... Activations, class F>
+bool with_activation(ActivationList<Activations...>, std::string_view name, F&& f) {
+  return ((Activations::name == name && (f.template operator()<Activations>(), true)) || ...);
+}
+
+/// The message for a name that the list does not hold.
+template <class... Activations>
+std::string unknown_activation(std::string_view name, ActivationList<Activations...>) {
+  std::string known;
+  ((known += (known.empty() ? "" : ", ") + std::string(Activations::name)), ...);
+  return "unknown activation \"" + std::string(name) + "\"; known: " + known +
+         " (an activation of your own loads when its type is in the list given to "
+         "load_sequential)";
+}
 
 }  // namespace backprop

@@ -3,8 +3,9 @@
 
 #include "activation.hpp"  // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
 #include "config.hpp"      // version, errors
-#include "dense.hpp"       // Dense<In, Out, Activation, Bias>
+#include "engine.hpp"      // BasicNetwork: predict, loss, backward, train_step, once
 #include "init.hpp"        // StandardNormal, GlorotUniform, HeNormal
+#include "layers.hpp"      // Dense, Dropout, and the list model files read them by
 #include "loss.hpp"        // HalfSumSquared, MeanSquared, BinaryCrossEntropy, SoftmaxCrossEntropy
 #include "metrics.hpp"     // accuracy, Scores
 #include "network.hpp"     // Network<Scalar, Layers...>

@@ -20,6 +20,17 @@
 #error "backprop needs Eigen 3.4 or newer"
 #endif
 
+// Inline everything a function calls (GCC and Clang), for the few small steps where keeping values
+// in registers across calls is the whole difference.
+// Errors are built in functions of their own, never inlined: the hot path keeps only the test.
+#if defined(__GNUC__)
+#define BACKPROP_FLATTEN [[gnu::flatten, gnu::noinline]]
+#define BACKPROP_COLD [[gnu::cold, gnu::noinline]]
+#else
+#define BACKPROP_FLATTEN
+#define BACKPROP_COLD
+#endif
+
 namespace backprop {
 
 /// Sizes and indices, as Eigen's.
@@ -70,6 +81,12 @@ inline std::string number_string(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%g", value);
   return text;
+}
+
+/// Throws E with the message that message() builds, off the hot path.
+template <class E, class Message>
+[[noreturn]] BACKPROP_COLD void fail(const Message& message) {
+  throw E(message());
 }
 
 [[noreturn]] inline void assertion_failed(const char* condition, const char* file, int line) {

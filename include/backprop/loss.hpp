@@ -22,11 +22,16 @@
 
 namespace backprop {
 
+/// What a loss trains a network for; fit's metrics follow from it: accuracy for classification,
+/// MSE and MAE for regression.
+enum class Task { regression, classification };
+
 /// What a network needs from a loss policy.
 template <class L>
 concept LossFunction = requires(Eigen::MatrixXd m) {
   { L::name } -> std::convertible_to<std::string_view>;
   { L::averages } -> std::convertible_to<bool>;
+  { L::task } -> std::convertible_to<Task>;
   typename L::fused_activation;
   { L::value(m, m) } -> std::convertible_to<double>;
 };
@@ -46,10 +51,10 @@ constexpr bool fuses_with_name(std::string_view name) {
 
 namespace detail {
 [[noreturn]] inline void bad_target(std::string_view loss, const char* domain, Index r, Index c,
-                                    double value) {
-  throw ArgumentError("backprop: " + std::string(loss) + " needs " + domain +
-                      ", but the target at row " + std::to_string(r) + ", column " +
-                      std::to_string(c) + " is " + number_string(value));
+                                    double value, const char* what) {
+  throw ArgumentError("backprop: " + std::string(loss) + " needs " + domain + ", but row " +
+                      std::to_string(r) + ", column " + std::to_string(c) + " of " + what + " is " +
+                      number_string(value));
 }
 
 /// log(x), floored at -100 as PyTorch's BCELoss does: a saturated output gives a large, finite
@@ -66,6 +71,7 @@ auto floored_log(const Eigen::ArrayBase<X>& x) {
 struct HalfSumSquared {
   static constexpr std::string_view name = "half_sum_squared";  ///< for model files and messages
   static constexpr bool averages = false;  ///< a sum over samples: batches add up
+  static constexpr Task task = Task::regression;
   /// Fuses with no activation.
   using fused_activation = void;
 
@@ -86,6 +92,7 @@ struct HalfSumSquared {
 struct MeanSquared {
   static constexpr std::string_view name = "mean_squared";  ///< for model files and messages
   static constexpr bool averages = true;  ///< a mean over samples: batches average
+  static constexpr Task task = Task::regression;
   /// Fuses with no activation.
   using fused_activation = void;
 
@@ -111,16 +118,17 @@ struct BinaryCrossEntropy {
   static constexpr std::string_view name =
       "binary_cross_entropy";             ///< for model files and messages
   static constexpr bool averages = true;  ///< a mean over samples: batches average
+  static constexpr Task task = Task::classification;
   /// Fused with a Sigmoid output, it works from the logits.
   using fused_activation = Sigmoid;
 
-  /// Throws ArgumentError unless every target is in [0, 1] (a probability).
+  /// Throws ArgumentError unless every target is in [0, 1] (a probability); `what` names Y.
   template <class Y>
-  static void check_targets(const Eigen::MatrixBase<Y>& y) {
+  static void check_targets(const Eigen::MatrixBase<Y>& y, const char* what = "Y") {
     for (Index c = 0; c < y.cols(); ++c)
       for (Index r = 0; r < y.rows(); ++r)
         if (!(y(r, c) >= 0 && y(r, c) <= 1))
-          detail::bad_target(name, "targets in [0, 1]", r, c, double(y(r, c)));
+          detail::bad_target(name, "targets in [0, 1]", r, c, double(y(r, c)), what);
   }
 
   /// From probabilities o, logs floored at -100.
@@ -164,25 +172,27 @@ struct SoftmaxCrossEntropy {
   static constexpr std::string_view name =
       "softmax_cross_entropy";            ///< for model files and messages
   static constexpr bool averages = true;  ///< a mean over samples: batches average
+  static constexpr Task task = Task::classification;
   /// Only with a Softmax output: it works from the logits.
   using fused_activation = Softmax;
 
   /// Throws ArgumentError unless every row of Y is a distribution: entries >= 0 summing to 1
-  /// (within 1e-3, for rounding in float).
+  /// (within 1e-3, for rounding in float); `what` names Y.
   template <class Y>
-  static void check_targets(const Eigen::MatrixBase<Y>& y) {
+  static void check_targets(const Eigen::MatrixBase<Y>& y, const char* what = "Y") {
     for (Index r = 0; r < y.rows(); ++r) {
       double sum = 0;
       for (Index c = 0; c < y.cols(); ++c) {
         if (!(y(r, c) >= 0))
-          detail::bad_target(name, "rows of targets >= 0 summing to 1", r, c, double(y(r, c)));
+          detail::bad_target(name, "targets >= 0 in rows summing to 1", r, c, double(y(r, c)),
+                             what);
         sum += double(y(r, c));
       }
-      if (std::abs(sum - 1) > 1e-3)
-        throw ArgumentError("backprop: " + std::string(name) +
-                            " needs each row of targets to sum to 1 (one-hot or a distribution), "
-                            "but row " +
-                            std::to_string(r) + " sums to " + detail::number_string(sum));
+      if (!(std::abs(sum - 1) <= 1e-3))
+        throw ArgumentError("backprop: " + std::string(name) + " needs each row of " + what +
+                            " to sum to 1 (one-hot or a distribution), but row " +
+                            std::to_string(r) + " of " + what + " sums to " +
+                            detail::number_string(sum));
     }
   }
 
@@ -220,21 +230,36 @@ concept HasOutputGradient = requires(const A& a, const Y& y) {
   L::gradient(a, y);
 };
 
-/// The loss at the output layer, from its pre-activations Z and activations A.
-/// Checks Y against the loss's domain, for losses that have one.
+/// Checks Y against the loss's domain, for losses that have one; `what` names Y in the message.
 template <class L, class Y>
-void check_targets(const Y& y) {
-  if constexpr (requires { L::check_targets(y); }) L::check_targets(y);
+void check_targets(const Y& y, const char* what = "Y") {
+  if constexpr (requires { L::check_targets(y, what); }) L::check_targets(y, what);
 }
 
+/// Throws unless loss L can be used at an output whose activation is `activation` (its name):
+/// a loss without gradient() works only fused (SoftmaxCrossEntropy needs a Softmax output).
+template <class L>
+void check_output_activation(bool fused, std::string_view activation) {
+  if constexpr (!std::is_void_v<typename L::fused_activation>) {
+    using A = Eigen::Matrix<double, Dynamic, Dynamic>;
+    if (!fused && !HasOutputGradient<L, A, A>)
+      throw ArgumentError(std::string("backprop: the loss ") + std::string(L::name) + " needs a " +
+                          std::string(L::fused_activation::name) +
+                          " output layer, but the output layer's activation is " +
+                          std::string(activation));
+  }
+}
+
+/// The loss at the output layer, from its pre-activations Z and activations A: from the logits
+/// when the loss fuses with the output activation, which stays exact where A underflows.
 template <class L, class Z, class A, class Y>
 typename A::Scalar output_loss(bool fused, const Z& z, const A& a, const Y& y) {
-  check_targets<L>(y);
   if constexpr (!std::is_void_v<typename L::fused_activation>)
     if (fused) return L::value_from_logits(z, y);
   return L::value(a, y);
 }
 
+/// Throws NumericError for a loss that is NaN or Inf; the caller has changed nothing yet.
 template <class Scalar>
 void check_finite_loss(Scalar value, std::string_view loss) {
   if (!std::isfinite(value))
@@ -243,38 +268,21 @@ void check_finite_loss(Scalar value, std::string_view loss) {
                        "learning rate)");
 }
 
-/// The loss at the output layer, with its gradient dL/dZ written over Z: straight from a loss that
-/// fuses with the output activation, otherwise dL/dA from the loss and then the activation's
-/// derivative (backward_activation). Shared by Network and Sequential. A loss that is not finite
-/// throws NumericError before any gradient is taken, so training keeps the weights it had.
+/// dL/dZ of the output layer, written over Z: straight from a loss that fuses with the output
+/// activation, otherwise dL/dA from the loss and then the activation's derivative
+/// (backward_activation). check_output_activation has ruled out a loss that cannot be used here.
 template <class L, class Z, class A, class Y, class BackwardActivation>
-typename A::Scalar output_loss_and_gradient(bool fused, Z& z, const A& a, const Y& y,
-                                            BackwardActivation&& backward_activation,
-                                            std::string_view output_activation) {
-  if constexpr (!HasOutputGradient<L, A, Y>) {
-    if (!fused)
-      throw ArgumentError(std::string("backprop: the loss ") + std::string(L::name) + " needs a " +
-                          std::string(L::fused_activation::name) +
-                          " output layer, but the output layer's activation is " +
-                          std::string(output_activation));
-  }
-  check_targets<L>(y);
+void output_gradient(bool fused, Z& z, const A& a, const Y& y,
+                     BackwardActivation&& backward_activation) {
   if constexpr (!std::is_void_v<typename L::fused_activation>) {
     if (fused) {
-      const auto value = L::value_from_logits(z, y);
-      check_finite_loss(value, L::name);
       z = L::logit_gradient(a, y);
-      return value;
+      return;
     }
   }
   if constexpr (HasOutputGradient<L, A, Y>) {
-    const auto value = L::value(a, y);
-    check_finite_loss(value, L::name);
     z = L::gradient(a, y);
     backward_activation();
-    return value;
-  } else {
-    return {};  // unreachable: a loss without gradient() was fused above or has thrown
   }
 }
 

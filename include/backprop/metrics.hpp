@@ -10,8 +10,6 @@
 #include <cmath>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -19,16 +17,6 @@
 #include "loss.hpp"
 
 namespace backprop {
-
-/// What the metrics of fit() measure: MSE and MAE, or accuracy.
-enum class Task { regression, classification };
-
-/// Cross-entropies classify; every other loss regresses.
-template <class L>
-inline constexpr Task task_of =
-    std::is_same_v<L, SoftmaxCrossEntropy> || std::is_same_v<L, BinaryCrossEntropy>
-        ? Task::classification
-        : Task::regression;
 
 /// The class of row r: the index of its largest entry, or 0/1 for a single column.
 template <class M>

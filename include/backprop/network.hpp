@@ -5,10 +5,10 @@
 //   double loss = net.train_step(X, Y, HalfSumSquared{}, sgd);   // X: (3, 2)  Y: (3, 1)
 //   auto scores = net.predict(X);                                 // (3, 1)
 //
-// Rows are samples (X is (batch, features)), as in the tutorial, numpy and PyTorch.
-// The network owns the parameters, their gradients and a training workspace; predict() uses only
-// the parameters and a workspace of its own, so it is const and safe to call from many threads.
-// Layers follow the protocol of layer.hpp (Dense, Dropout).
+// Rows are samples (X is (batch, features)), as in the tutorial, numpy and PyTorch. The algorithm
+// is the engine's (engine.hpp); this header holds the layers in a tuple, so that every layer's
+// types are known to the compiler: sizes known at compile time are checked at compile time, and
+// a network of small fixed sizes trains on the stack, without a heap allocation.
 #pragma once
 
 #include <array>
@@ -21,9 +21,11 @@
 #include <Eigen/Core>
 
 #include "config.hpp"
-#include "dense.hpp"
+#include "engine.hpp"
 #include "init.hpp"
 #include "layer.hpp"
+#include "layers/dense.hpp"
+#include "layers/dropout.hpp"
 #include "loss.hpp"
 
 namespace backprop {
@@ -62,27 +64,118 @@ constexpr bool adjacent_sizes_agree(std::index_sequence<I...>) {
           ...);
 }
 
-/// f(integral_constant<0>), f(integral_constant<1>), ...: a loop over layers with I known at
-/// compile time, so each layer's own types are used.
-template <std::size_t... I, class F>
-constexpr void for_each_index(std::index_sequence<I...>, F&& f) {
-  (f(std::integral_constant<std::size_t, I>{}), ...);
+template <std::size_t I>
+using Constant = std::integral_constant<std::size_t, I>;
+
+/// f(Constant<I>{}) for each I of the sequence, in order or reversed.
+template <bool Reversed, std::size_t... I, class F>
+void for_each_constant(std::index_sequence<I...>, F& f) {
+  (f(Constant<(Reversed ? sizeof...(I) - 1 - I : I)>{}), ...);
 }
-template <std::size_t... I, class F>
-constexpr void for_each_index_reversed(std::index_sequence<I...>, F&& f) {
-  constexpr std::size_t n = sizeof...(I);
-  (f(std::integral_constant<std::size_t, n - 1 - I>{}), ...);
-}
+
+/// The layers of a Network: a tuple of LayerNodes, walked by folds over compile-time indices.
+template <class Scalar_, class... Layers>
+class StaticStore {
+  static constexpr std::size_t depth = sizeof...(Layers);
+  using OutputLayer = std::tuple_element_t<depth - 1, std::tuple<Layers...>>;
+
+ public:
+  using Scalar = Scalar_;
+  static constexpr const char* name = "Network";
+  static constexpr int inputs = std::tuple_element_t<0, std::tuple<Layers...>>::inputs;
+  static constexpr int outputs = OutputLayer::outputs;
+  using Widths = std::array<Index, depth + 1>;
+  template <int Batch>
+  using Workspace = std::tuple<typename Layers::template Workspace<Scalar, Batch>...>;
+  /// Whether a batch of Batch rows trains in fixed-size storage, on the stack.
+  template <int Batch>
+  static constexpr bool on_stack = (Layers::template Workspace<Scalar, Batch>::fixed && ...);
+  /// Whether loss L can be used with this output layer (checked at compile time here).
+  template <class L>
+  static constexpr bool fits =
+      fuses_with<L, typename OutputLayer::activation> ||
+      detail::HasOutputGradient<L, Eigen::MatrixX<Scalar>, Eigen::MatrixX<Scalar>>;
+
+  explicit StaticStore(const Widths& widths)
+      : widths_(widths), nodes_([&]<std::size_t... I>(std::index_sequence<I...>) {
+          return std::tuple{LayerNode<Layers, Scalar>(widths[I], widths[I + 1])...};
+        }(std::make_index_sequence<depth>{})) {}
+
+  static constexpr std::size_t size() { return depth; }
+  const Widths& widths() const { return widths_; }
+  template <class F>
+  void for_each(F&& f) const {
+    for_each_constant<false>(std::make_index_sequence<depth>{}, f);
+  }
+  template <class F>
+  void for_each_reversed(F&& f) const {
+    for_each_constant<true>(std::make_index_sequence<depth>{}, f);
+  }
+  static constexpr Constant<depth - 1> last() { return {}; }
+  template <std::size_t I>
+  auto& layer(Constant<I>) {
+    return std::get<I>(nodes_);
+  }
+  template <std::size_t I>
+  const auto& layer(Constant<I>) const {
+    return std::get<I>(nodes_);
+  }
+
+  template <int Batch>
+  void resize(Workspace<Batch>& ws, Index rows) const {
+    for_each([&](auto i) { std::get<i>(ws).resize(rows, widths_[i + 1]); });
+  }
+  /// The workspace kept from one training step to the next: it allocates when the batch grows.
+  Workspace<Dynamic>& training_workspace(Index rows) {
+    resize(training_, rows);
+    return training_;
+  }
+  template <std::size_t I, class Ws>
+  static auto& at(Ws& ws, Constant<I>) {
+    return std::get<I>(ws);
+  }
+  template <std::size_t I, class X, class Ws>
+  static const auto& input(Constant<I>, const X& x, const Ws& ws) {
+    if constexpr (I == 0)
+      return x;
+    else
+      return std::get<I - 1>(ws).A;
+  }
+  template <std::size_t I, class F, class Otherwise>
+  static void below(Constant<I>, F&& f, Otherwise&& otherwise) {
+    if constexpr (I > 0)
+      f(Constant<I - 1>{});
+    else
+      otherwise();
+  }
+
+  /// X itself: the layers take any Eigen expression.
+  template <class X>
+  static const X& adapt(const Eigen::MatrixBase<X>& x) {
+    return x.derived();
+  }
+  /// Nothing to check at run time: the types have been checked.
+  static void check_ready(const char*) {}
+  static constexpr std::string_view output_activation() { return OutputLayer::activation::name; }
+
+ private:
+  Widths widths_;
+  std::tuple<LayerNode<Layers, Scalar>...> nodes_;
+  Workspace<Dynamic> training_;
+};
 
 }  // namespace detail
 
 /// A feedforward network of Layers (Dense, Dropout) fixed at compile time, in Scalar.
 template <class Scalar_, class... Layers>
-class Network {
+class Network : public BasicNetwork<detail::StaticStore<Scalar_, Layers...>> {
   static_assert(std::is_floating_point_v<Scalar_>, "Network: the scalar must be float or double");
   static_assert(sizeof...(Layers) > 0, "Network: give at least one layer");
   static_assert(
       detail::adjacent_sizes_agree<Layers...>(std::make_index_sequence<sizeof...(Layers) - 1>{}));
+
+  using Store = detail::StaticStore<Scalar_, Layers...>;
+  using Engine = BasicNetwork<Store>;
 
  public:
   /// float or double.
@@ -96,20 +189,17 @@ class Network {
   using OutputLayer = Layer<depth - 1>;
   static_assert(!std::is_void_v<typename OutputLayer::activation>,
                 "Network: the last layer must have an activation (Dense), not be a Dropout");
-  static constexpr int inputs = Layer<0>::inputs;
-  static constexpr int outputs = OutputLayer::outputs;
+  static constexpr int inputs = Store::inputs;
+  static constexpr int outputs = Store::outputs;
   static constexpr bool fixed_size =
       ((Layers::inputs != Dynamic && Layers::outputs != Dynamic) && ...);
   /// The number of parameter matrices, which is the number of optimizer slots.
   static constexpr std::size_t parameter_matrices = (Layers::tensor_count + ...);
+  /// Its layer kinds: model files load into it whatever kinds and activations it holds.
+  using Kinds = LayerList<Layers...>;
 
   /// widths[0] inputs, widths[i + 1] outputs of layer i.
-  using Widths = std::array<Index, depth + 1>;
-  /// Every layer's parameters (and, in a second instance, their gradients).
-  using Parameters = std::tuple<typename Layers::template Parameters<Scalar>...>;
-  /// Every layer's workspace for a batch of Batch rows.
-  template <int Batch>
-  using Workspace = std::tuple<typename Layers::template Workspace<Scalar, Batch>...>;
+  using Widths = typename Store::Widths;
   /// What predict returns for Batch rows.
   template <int Batch>
   using Output = detail::MatrixFor<Scalar, Batch, outputs>;
@@ -120,152 +210,37 @@ class Network {
   /// Weights from an initializer, such as StandardNormal{seed}.
   template <WeightInitializer Init>
   explicit Network(Init init) requires(fixed_size) : Network() {
-    initialize(init);
+    this->initialize(init);
   }
 
   /// All weights zero, with the widths given at run time: {inputs, hidden..., outputs}. Sizes
   /// fixed by a layer type must agree with them.
-  explicit Network(const Widths& widths)
-      : widths_(checked(widths)),
-        parameters_(make_parameters(std::make_index_sequence<depth>{})),
-        gradients_(make_parameters(std::make_index_sequence<depth>{})) {}
+  explicit Network(const Widths& widths) : Engine(Store(checked(widths))) {}
 
   /// Run-time widths, and weights from an initializer.
   template <WeightInitializer Init>
   Network(const Widths& widths, Init init) : Network(widths) {
-    initialize(init);
-  }
-
-  /// Fresh parameters for every layer from init, in layer order (Dense: W from init, b zero).
-  template <WeightInitializer Init>
-  void initialize(Init&& init) {
-    detail::for_each_index(std::make_index_sequence<depth>{},
-                           [&](auto i) { Layer<i>::initialize(std::get<i>(parameters_), init); });
-  }
-
-  /// X: (batch, inputs)  ->  (batch, outputs)
-  template <class X>
-  Output<X::RowsAtCompileTime> predict(const Eigen::MatrixBase<X>& x) const {
-    check_input(x, "predict");
-    Workspace<X::RowsAtCompileTime> ws;
-    resize(ws, x.rows());
-    forward(ws, x);
-    return std::move(std::get<depth - 1>(ws).A);
-  }
-
-  /// The loss of the current parameters on (X, Y), without gradients (and without dropout).
-  /// on_output(A), if given, sees the network's output.
-  template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
-  Scalar loss(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L&,
-              OnOutput&& on_output = {}) const {
-    check_input(x, "loss");
-    check_target(x, y, "loss");
-    Workspace<X::RowsAtCompileTime> ws;
-    resize(ws, x.rows());
-    forward(ws, x);
-    const auto& out = std::get<depth - 1>(ws);
-    on_output(out.A);
-    return detail::output_loss<L>(fuses_with<L, typename OutputLayer::activation>, out.Z, out.A, y);
-  }
-
-  /// X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
-  /// parameter in gradients(). on_output(A), if given, sees the network's output for the batch.
-  template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
-  Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
-                  OnOutput&& on_output = {}) {
-    auto ignore = [](std::size_t, auto&, const auto&) {};
-    return backward_impl("backward", x, y, criterion, on_output, ignore);
-  }
-
-  /// One step of training: backward, and the optimizer's update of every parameter. Returns the
-  /// loss before the update. Each layer is updated as soon as its gradients are complete (they are
-  /// still all kept in gradients()), while they are hot and the layers below are still working.
-  template <class X, class Y, LossFunction L, class Optimizer,
-            class OnOutput = detail::IgnoreOutput>
-  Scalar train_step(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
-                    const L& criterion, Optimizer& optimizer, OnOutput&& on_output = {}) {
-    optimizer.begin_step();
-    auto update = [&](std::size_t slot, auto& parameter, const auto& gradient) {
-      optimizer.update(slot, parameter, gradient);
-    };
-    return backward_impl("train_step", x, y, criterion, on_output, update);
+    this->initialize(init);
   }
 
   /// Parameters of layer I (Dense: W, and b where the layer has one). Assign to them freely, but
   /// keep their shapes: the network's widths do not change.
   template <std::size_t I>
   auto& parameters() {
-    return std::get<I>(parameters_);
+    return this->store_.layer(detail::Constant<I>{}).parameters();
   }
   /// Parameters of layer I, read-only.
   template <std::size_t I>
   const auto& parameters() const {
-    return std::get<I>(parameters_);
+    return this->store_.layer(detail::Constant<I>{}).parameters();
   }
   /// The gradients of layer I from the last backward() or train_step().
   template <std::size_t I>
   const auto& gradients() const {
-    return std::get<I>(gradients_);
-  }
-
-  /// f(slot, parameter, gradient) for every parameter matrix, in slot order: layer by layer, W then
-  /// b. A slot numbers one parameter matrix for the life of the network, so an optimizer can key
-  /// its state by it.
-  template <class F>
-  void for_each_parameter(F&& f) {
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) { visit_layer<i>(f); });
-  }
-
-  const Widths& widths() const { return widths_; }
-
-  /// What layer i is (kind, sizes, activation, bias; Dropout: rate and generator).
-  LayerInfo layer(std::size_t i) const {
-    LayerInfo info;
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto j) {
-      if (j == i) info = Layer<j>::describe(std::get<j>(parameters_), widths_[j], widths_[j + 1]);
-    });
-    if (i >= depth)
-      throw ArgumentError("backprop::Network::layer: " + std::to_string(i) + " is not below " +
-                          std::to_string(depth));
-    return info;
-  }
-  /// Takes back the non-matrix state of layer i (Dropout: rate and generator) from `info`.
-  void restore_layer(std::size_t i, const LayerInfo& info) {
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto j) {
-      if (j == i) Layer<j>::restore(std::get<j>(parameters_), info);
-    });
-  }
-
-  /// The number of trainable scalars.
-  Index parameter_count() const {
-    Index n = 0;
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
-      n += Layer<i>::parameter_count(widths_[i], widths_[i + 1]);
-    });
-    return n;
+    return this->store_.layer(detail::Constant<I>{}).gradients();
   }
 
  private:
-  /// The slot of layer I's first parameter matrix.
-  template <std::size_t I>
-  static constexpr std::size_t first_slot = [] {
-    std::size_t slot = 0;
-    detail::for_each_index(std::make_index_sequence<I>{},
-                           [&](auto j) { slot += Layer<j>::tensor_count; });
-    return slot;
-  }();
-
-  template <std::size_t I, class F>
-  void visit_layer(F& f) {
-    Layer<I>::for_each_tensor(
-        std::get<I>(parameters_), std::get<I>(gradients_),
-        [&, slot = first_slot<I>](auto& p, const auto& g) mutable { f(slot++, p, g); });
-  }
-
-  template <int Batch>
-  static constexpr bool workspace_is_fixed = (Layers::template Workspace<Scalar, Batch>::fixed &&
-                                              ...);
-
   static Widths checked(const Widths& widths) {
     const Widths fixed{Layers::inputs..., OutputLayer::outputs};
     for (std::size_t i = 0; i < widths.size(); ++i) {
@@ -279,109 +254,6 @@ class Network {
     }
     return widths;
   }
-
-  template <std::size_t... I>
-  Parameters make_parameters(std::index_sequence<I...>) const {
-    return Parameters{typename Layers::template Parameters<Scalar>(widths_[I], widths_[I + 1])...};
-  }
-
-  template <class X>
-  void check_input(const Eigen::MatrixBase<X>& x, const char* function) const {
-    static_assert(
-        X::ColsAtCompileTime == Dynamic || inputs == Dynamic || X::ColsAtCompileTime == inputs,
-        "Network: X must have one column per network input");
-    detail::check_input("Network", function, x.rows(), x.cols(), widths_.front());
-  }
-
-  template <class X, class Y>
-  void check_target(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
-                    const char* function) const {
-    static_assert(
-        Y::ColsAtCompileTime == Dynamic || outputs == Dynamic || Y::ColsAtCompileTime == outputs,
-        "Network: Y must have one column per network output");
-    detail::check_target("Network", function, x.rows(), x.cols(), y.rows(), y.cols(),
-                         widths_.back());
-  }
-
-  template <int Batch>
-  void resize(Workspace<Batch>& ws, Index batch) const {
-    detail::for_each_index(std::make_index_sequence<depth>{},
-                           [&](auto i) { std::get<i>(ws).resize(batch, widths_[i + 1]); });
-  }
-
-  /// Inference: X: (batch, inputs)  ->  every layer's Z and A in ws
-  template <int Batch, class X>
-  void forward(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x) const {
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
-      if constexpr (i == 0)
-        Layer<0>::forward(std::get<0>(parameters_), x, std::get<0>(ws));
-      else
-        Layer<i>::forward(std::get<i>(parameters_), std::get<i - 1>(ws).A, std::get<i>(ws));
-    });
-  }
-
-  template <class X, class Y, class L, class OnOutput, class OnLayerGradients>
-  Scalar backward_impl(const char* function, const Eigen::MatrixBase<X>& x,
-                       const Eigen::MatrixBase<Y>& y, const L& criterion, OnOutput& on_output,
-                       OnLayerGradients& on_gradients) {
-    check_input(x, function);
-    check_target(x, y, function);
-    static_assert(fuses_with<L, typename OutputLayer::activation> ||
-                      detail::HasOutputGradient<L, Output<Dynamic>, Output<Dynamic>>,
-                  "Network: this loss works only fused with its own output activation "
-                  "(SoftmaxCrossEntropy needs a Softmax output layer)");
-    constexpr int batch = X::RowsAtCompileTime;
-    if constexpr (workspace_is_fixed<batch>) {
-      // Everything fits in fixed-size storage: keep it on the stack, no allocation.
-      Workspace<batch> ws;
-      return backward_in(ws, x, y, criterion, on_output, on_gradients);
-    } else {
-      resize(training_workspace_, x.rows());  // allocates only when the batch size changes
-      return backward_in(training_workspace_, x, y, criterion, on_output, on_gradients);
-    }
-  }
-
-  /// Training forward, then backward from the output layer down. on_gradients(slot, parameter,
-  /// gradient) sees each layer once its gradients and the gradient for the layer below are done.
-  template <int Batch, class X, class Y, class L, class OnOutput, class OnLayerGradients>
-  Scalar backward_in(Workspace<Batch>& ws, const Eigen::MatrixBase<X>& x,
-                     const Eigen::MatrixBase<Y>& y, const L&, OnOutput& on_output,
-                     OnLayerGradients& on_gradients) {
-    detail::for_each_index(std::make_index_sequence<depth>{}, [&](auto i) {
-      if constexpr (i == 0)
-        detail::training_forward<Layer<0>>(std::get<0>(parameters_), x, std::get<0>(ws));
-      else
-        detail::training_forward<Layer<i>>(std::get<i>(parameters_), std::get<i - 1>(ws).A,
-                                           std::get<i>(ws));
-    });
-    auto& out = std::get<depth - 1>(ws);
-    on_output(std::as_const(out.A));
-
-    using OutputActivation = typename OutputLayer::activation;
-    const Scalar value = detail::output_loss_and_gradient<L>(
-        fuses_with<L, OutputActivation>, out.Z, out.A, y,
-        [&] { OutputLayer::backward_activation(out); }, OutputActivation::name);
-
-    // Each layer writes its gradients and dL/dA of the layer below, which that layer turns into
-    // its dL/dZ.
-    detail::for_each_index_reversed(std::make_index_sequence<depth>{}, [&](auto i) {
-      if constexpr (i == 0) {
-        Layer<0>::backward(x, std::get<0>(ws), std::get<0>(gradients_));
-      } else {
-        auto& below = std::get<i - 1>(ws);
-        Layer<i>::backward(std::get<i>(parameters_), below.A, std::get<i>(ws),
-                           std::get<i>(gradients_), below.Z);
-        Layer<i - 1>::backward_activation(below);
-      }
-      visit_layer<i>(on_gradients);
-    });
-    return value;
-  }
-
-  Widths widths_;
-  Parameters parameters_;
-  Parameters gradients_;
-  Workspace<Dynamic> training_workspace_;
 };
 
 }  // namespace backprop

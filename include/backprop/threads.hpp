@@ -2,15 +2,17 @@
 //
 // Without the BLAS backend, Eigen computes products itself, on OpenMP threads when the program is
 // built with OpenMP. With it (link backprop::blas, which defines BACKPROP_OPENBLAS), OpenBLAS
-// computes them on its own threads. set_threads(n) sets both, process-wide.
+// computes them on its own threads. set_threads(n) sets both, process-wide; it is the only call
+// in the library that writes process-wide state, so call it before computing, not while other
+// threads compute.
 //
-// After set_threads(n > 1), the layers run each product below parallel_product_work
-// multiply-adds on one thread: waking threads costs more than they save there. (Measured on the
-// 784-128-10 step with OpenBLAS on 2 cores: batch 32 was 9% slower on 2 threads, batch 64 8%
-// faster. tiny-dnn's fully connected layers got slower with threads on for the same reason.)
+// Each backend sizes the team of every product to its work: Eigen gives each thread at least
+// 50,000 multiply-adds, and OpenBLAS runs a product of up to 4 x 65,536 multiply-adds (Debian's
+// build) on one thread, so the tutorial's tiny network never wakes a thread. (backprop 0.1 also
+// switched to one thread for the products of a layer below 4e6 multiply-adds, by changing the
+// process-wide count around them; that write raced with predict on other threads, and it is gone.)
 #pragma once
 
-#include <atomic>
 #include <string>
 
 #include <Eigen/Core>
@@ -27,48 +29,14 @@ int openblas_get_num_threads(void);
 
 namespace backprop {
 
-namespace detail {
-
-inline constexpr double parallel_product_work = 4e6;
-
-/// What set_threads asked for; 0 until it is called.
-inline std::atomic<int> requested_threads{0};
-
-inline void use_threads(int n) {
-  Eigen::setNbThreads(n);
-#if defined(BACKPROP_OPENBLAS)
-  openblas_set_num_threads(n);
-#endif
-}
-
-/// While alive, keeps a product of `multiply_adds` on one thread if it is small and threads were
-/// asked for; otherwise does nothing.
-class ProductThreads {
- public:
-  explicit ProductThreads(double multiply_adds)
-      : threads_(multiply_adds < parallel_product_work
-                     ? requested_threads.load(std::memory_order_relaxed)
-                     : 0) {
-    if (threads_ > 1) use_threads(1);
-  }
-  ~ProductThreads() {
-    if (threads_ > 1) use_threads(threads_);
-  }
-  ProductThreads(const ProductThreads&) = delete;
-  ProductThreads& operator=(const ProductThreads&) = delete;
-
- private:
-  int threads_;
-};
-
-}  // namespace detail
-
 /// Uses up to n threads for large products from now on (n >= 1), process-wide.
 inline void set_threads(int n) {
   if (n < 1)
     throw ArgumentError("backprop::set_threads: n must be at least 1, got " + std::to_string(n));
-  detail::requested_threads = n;
-  detail::use_threads(n);
+  Eigen::setNbThreads(n);
+#if defined(BACKPROP_OPENBLAS)
+  openblas_set_num_threads(n);
+#endif
 }
 
 /// The number of threads large products may use.

@@ -32,6 +32,7 @@
 #include "data/split.hpp"
 #include "loss.hpp"
 #include "metrics.hpp"
+#include "optimizer.hpp"
 #include "progress.hpp"
 #include "random.hpp"
 
@@ -173,15 +174,92 @@ void check_fit_options(const FitOptions<Scalar>& o) {
   if (!o.out) fail("out must not be null");
 }
 
+/// The learning rate of every epoch (from 0), each checked before the first is trained.
+template <class Scalar>
+std::vector<double> learning_rates(const FitOptions<Scalar>& o, double initial) {
+  std::vector<double> rates(static_cast<std::size_t>(o.epochs), initial);
+  for (int e = o.initial_epoch; e < o.epochs; ++e) {
+    const double rate = o.schedule ? o.schedule(e, initial) : initial;
+    if (!(rate >= 0 && std::isfinite(static_cast<Scalar>(rate))))
+      throw ArgumentError("backprop::fit: the schedule gives epoch " + std::to_string(e + 1) +
+                          " a learning_rate of " + number_string(rate) +
+                          "; it must be a finite number >= 0");
+    rates[static_cast<std::size_t>(e)] = rate;
+  }
+  return rates;
+}
+
 /// Throws ArgumentError naming the first NaN or Inf in M, which is data called `what`.
 template <class M>
-void check_finite_data(const Eigen::MatrixBase<M>& m, const char* what) {
+void check_finite_data(const Eigen::MatrixBase<M>& m, const std::string& what) {
   for (Index c = 0; c < m.cols(); ++c)
     for (Index r = 0; r < m.rows(); ++r)
       if (!std::isfinite(m(r, c)))
-        throw ArgumentError(std::string("backprop::fit: ") + what + " holds " +
-                            number_string(double(m(r, c))) + " at row " + std::to_string(r) +
-                            ", column " + std::to_string(c) + "; training needs finite numbers");
+        throw ArgumentError("backprop::fit: " + what + " holds " + number_string(double(m(r, c))) +
+                            " at row " + std::to_string(r) + ", column " + std::to_string(c) +
+                            "; training needs finite numbers");
+}
+
+/// Throws unless X and Y (called what X and what Y) fit the network and the loss: rows, columns,
+/// finite values, and targets in the loss's domain. Messages name the caller's rows.
+template <class L, class Net, class X, class Y>
+void check_fit_data(const Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                    const std::string& what) {
+  const std::string x_name = what + "X", y_name = what + "Y";
+  const Index inputs = net.widths().front(), outputs = net.widths().back();
+  if (x.rows() != y.rows() || x.rows() == 0)
+    throw ShapeError("backprop::fit: " + x_name + " is " + shape_string(x.rows(), x.cols()) +
+                     " and " + y_name + " is " + shape_string(y.rows(), y.cols()) +
+                     ": they need the same number of rows, at least one");
+  if (x.cols() != inputs || y.cols() != outputs)
+    throw ShapeError("backprop::fit: " + x_name + " is " + shape_string(x.rows(), x.cols()) +
+                     " and " + y_name + " is " + shape_string(y.rows(), y.cols()) +
+                     ", but the network takes " + std::to_string(inputs) + " inputs and gives " +
+                     std::to_string(outputs) + " outputs per row");
+  check_finite_data(x, x_name);
+  check_finite_data(y, y_name);
+  check_targets<L>(y, y_name.c_str());
+}
+
+/// fit's data, checked and laid out before the first epoch: the training rows row-major (a batch
+/// gathers whole samples), and the validation rows, given or split off with the seed.
+template <class Scalar>
+struct FitData {
+  using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+  using Rows = Eigen::Matrix<Scalar, Dynamic, Dynamic, Eigen::RowMajor>;
+  Rows x, y;
+  Matrix held_out_x, held_out_y;  // the split's validation rows, which `validation` refers to
+  std::optional<ValidationData<Scalar>> validation{};
+
+  template <class Net, class X, class Y, class L>
+  FitData(const Net& net, const Eigen::MatrixBase<X>& x_, const Eigen::MatrixBase<Y>& y_, const L&,
+          const FitOptions<Scalar>& options, Xoshiro256& random) {
+    check_fit_data<L>(net, x_, y_, "");
+    if (options.validation)
+      check_fit_data<L>(net, options.validation->x, options.validation->y, "validation ");
+    std::vector<Index> training(static_cast<std::size_t>(x_.rows()));
+    std::iota(training.begin(), training.end(), Index{0});
+    if (options.validation_split > 0) {
+      auto [train, held_out] = split_rows(x_.rows(), options.validation_split, random, "fit");
+      held_out_x = gather_rows<Scalar>(x_, held_out);
+      held_out_y = gather_rows<Scalar>(y_, held_out);
+      validation.emplace(held_out_x, held_out_y);
+      training = std::move(train);
+    } else if (options.validation) {
+      validation = options.validation;
+    }
+    x = gather_rows<Scalar, Eigen::RowMajor>(x_, training);
+    y = gather_rows<Scalar, Eigen::RowMajor>(y_, training);
+  }
+  FitData(const FitData&) = delete;  // `validation` may refer to held_out_x and held_out_y
+  FitData& operator=(const FitData&) = delete;
+
+  Index samples() const { return x.rows(); }
+};
+
+/// The number of batches of `size` rows that cover `samples` rows, the last one partial.
+inline Index batch_count(Index samples, Index size) {
+  return samples / size + (samples % size != 0 ? 1 : 0);
 }
 
 inline std::string format_scores(const Scores& s, const char* prefix) {
@@ -192,10 +270,21 @@ inline std::string format_scores(const Scores& s, const char* prefix) {
   return out.str();
 }
 
+/// "epoch 3/10  loss 0.31  accuracy 0.89  val_loss ...  lr 0.001  2.1 s  27.6k samples/s"
+inline std::string epoch_summary(const EpochRecord& record, int epochs, Index samples) {
+  std::ostringstream summary;
+  summary << "epoch " << record.epoch << "/" << epochs << format_scores(record.train, "")
+          << (record.validation ? format_scores(*record.validation, "val_") : "") << "  lr "
+          << std::setprecision(3) << record.learning_rate << "  " << std::fixed
+          << std::setprecision(1) << record.seconds << " s  "
+          << Progress::rate(static_cast<double>(samples) / record.seconds) << " samples/s";
+  return summary.str();
+}
+
 /// The scores of the network on (X, Y), evaluated in chunks so that memory stays bounded.
 template <class Net, class L, class X, class Y>
 Scores evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Index chunk) {
-  ScoreAccumulator scores(task_of<L>, L::averages);
+  ScoreAccumulator scores(L::task, L::averages);
   for (Index start = 0; start < x.rows(); start += chunk) {
     const Index n = std::min(chunk, x.rows() - start);
     const auto xs = x.middleRows(start, n);
@@ -206,131 +295,141 @@ Scores evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Inde
   return scores.result();
 }
 
+/// Early stopping: watches the validation loss of each epoch, keeps the weights of the best, and
+/// gives them back at the end. Off (patience 0), the last epoch is the best.
+template <class Scalar>
+class EarlyStopping {
+ public:
+  EarlyStopping(int patience, double min_delta) : patience_(patience), min_delta_(min_delta) {}
+
+  /// After each epoch: whether to stop now.
+  template <class Net>
+  bool observe(const EpochRecord& record, const Net& net, History& history) {
+    if (patience_ == 0) {
+      history.best_epoch = record.epoch;
+      return false;
+    }
+    if (record.validation->loss < best_loss_ - min_delta_) {
+      best_loss_ = record.validation->loss;
+      history.best_epoch = record.epoch;
+      waited_ = 0;
+      best_weights_.clear();
+      net.for_each_parameter(
+          [&](std::size_t, const auto& p, const auto&) { best_weights_.emplace_back(p); });
+      return false;
+    }
+    return history.stopped_early = ++waited_ >= patience_;
+  }
+
+  /// The best epoch's weights, back into the network.
+  template <class Net>
+  void restore(Net& net) const {
+    if (best_weights_.empty()) return;
+    net.for_each_parameter(
+        [&](std::size_t slot, auto& p, const auto&) { p = best_weights_[slot]; });
+  }
+
+ private:
+  int patience_;
+  double min_delta_;
+  double best_loss_ = std::numeric_limits<double>::infinity();
+  int waited_ = 0;
+  std::vector<Eigen::Matrix<Scalar, Dynamic, Dynamic>> best_weights_;
+};
+
+/// One epoch: the batches of `order`, each gathered, trained and reported; returns the running
+/// scores. A loss that turns non-finite throws NumericError naming the epoch and batch.
+template <class Net, class L, class O, class Scalar>
+Scores train_epoch(Net& net, const FitData<Scalar>& data, const std::vector<Index>& order,
+                   const L& criterion, O& optimizer, const FitOptions<Scalar>& options, int epoch,
+                   Progress& progress) {
+  using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+  const Index samples = data.samples(), size = std::min(options.batch_size, samples);
+  const Index batches = batch_count(samples, size);
+  Matrix xb(size, data.x.cols()), yb(size, data.y.cols());
+  ScoreAccumulator scores(L::task, L::averages);
+  progress.begin_epoch(epoch, options.epochs, batches);
+  for (Index b = 0; b < batches; ++b) {
+    const Index first = b * size, n = std::min(size, samples - first);
+    for (Index i = 0; i < n; ++i) {
+      const Index row = order[static_cast<std::size_t>(first + i)];
+      xb.row(i) = data.x.row(row);
+      yb.row(i) = data.y.row(row);
+    }
+    const auto xs = xb.topRows(n);
+    const auto ys = yb.topRows(n);
+    double loss = 0;
+    try {
+      loss = net.train_step(xs, ys, criterion, optimizer,
+                            [&](const auto& a) { scores.add_outputs(a, ys); });
+    } catch (const NumericError& e) {
+      throw NumericError("backprop::fit: epoch " + std::to_string(epoch) + ", batch " +
+                         std::to_string(b + 1) + " of " + std::to_string(batches) + ": " +
+                         e.what());
+    }
+    scores.add_loss(loss, n);
+    progress.batch(b + 1, static_cast<double>(first + n), loss);
+    if (options.on_batch_end) options.on_batch_end(BatchEnd{epoch, b + 1, batches, loss});
+  }
+  return scores.result();
+}
+
 }  // namespace detail
 
-/// Trains `net` on X: (samples, inputs) and Y: (samples, outputs). Throws ArgumentError for bad
-/// options, ShapeError for data that does not fit the network, and NumericError (naming the epoch
-/// and batch) when the loss turns non-finite; the network then keeps the weights from before that
-/// step.
-template <class Net, class X, class Y, LossFunction L, class Optimizer>
+/// Trains `net` on X: (samples, inputs) and Y: (samples, outputs). Everything is checked before
+/// the first step: the options, the data and the validation data (shapes, finite values, targets
+/// in the loss's domain, with messages naming the caller's rows), every epoch's learning rate,
+/// and the optimizer against the network; a failed check changes nothing. A loss that turns
+/// non-finite while training throws NumericError naming the epoch and batch; the network then
+/// keeps the weights from before that step.
+template <class Net, class X, class Y, LossFunction L, Optimizer O>
 History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
-            const L& criterion, Optimizer& optimizer,
+            const L& criterion, O& optimizer,
             const FitOptions<typename Net::Scalar>& options = {}) {
   using Scalar = typename Net::Scalar;
-  using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+  static_assert(std::is_same_v<typename O::Scalar, Scalar>,
+                "fit: the optimizer's scalar type must be the network's "
+                "(Adam<float> for a network of float)");
   detail::check_fit_options(options);
-  if (x.rows() != y.rows() || x.rows() == 0)
-    throw ShapeError("backprop::fit: X is " + detail::shape_string(x.rows(), x.cols()) +
-                     " and Y is " + detail::shape_string(y.rows(), y.cols()) +
-                     ": they need the same number of rows, at least one");
-  detail::check_finite_data(x, "X");
-  detail::check_finite_data(y, "Y");
-
-  // Split, then keep the training rows row-major: each batch gathers whole samples.
-  Xoshiro256 random(options.seed);
-  std::vector<Index> training_rows(static_cast<std::size_t>(x.rows()));
-  std::iota(training_rows.begin(), training_rows.end(), Index{0});
-  std::optional<Matrix> split_x, split_y;
-  if (options.validation_split > 0) {
-    auto [train, held_out] = detail::split_rows(x.rows(), options.validation_split, random, "fit");
-    split_x = detail::gather_rows<Scalar>(x, held_out);
-    split_y = detail::gather_rows<Scalar>(y, held_out);
-    training_rows = std::move(train);
-  }
-  const auto train_x = detail::gather_rows<Scalar, Eigen::RowMajor>(x, training_rows);
-  const auto train_y = detail::gather_rows<Scalar, Eigen::RowMajor>(y, training_rows);
-  const Index samples = train_x.rows();
-  const Index batches = (samples + options.batch_size - 1) / options.batch_size;
-  const Index batch_size = std::min(options.batch_size, samples);
-  Matrix xb(batch_size, x.cols()), yb(batch_size, y.cols());
-  std::vector<Index> rows(static_cast<std::size_t>(samples));
-  std::iota(rows.begin(), rows.end(), Index{0});
-
-  std::optional<ValidationData<Scalar>> validation = options.validation;
-  if (split_x) validation.emplace(ValidationData<Scalar>{*split_x, *split_y});
-
-  /// The schedule starts from the optimizer's rate, which fit gives back when it returns.
   const double initial_rate = static_cast<double>(optimizer.learning_rate());
+  const std::vector<double> rates = detail::learning_rates(options, initial_rate);
+  if constexpr (requires { optimizer.check(net); }) optimizer.check(net);
+  Xoshiro256 random(options.seed);
+  const detail::FitData<Scalar> data(net, x, y, criterion, options, random);
+
+  // The schedule starts from the optimizer's rate, which fit gives back when it returns.
   struct RestoreRate {
-    Optimizer& optimizer;
+    O& optimizer;
     double rate;
     ~RestoreRate() { optimizer.set_learning_rate(static_cast<Scalar>(rate)); }
   } restore_rate{optimizer, initial_rate};
-  const bool early_stopping = options.early_stopping_patience > 0;
-  std::vector<Matrix> best_weights;
-  double best_loss = std::numeric_limits<double>::infinity();
-  int epochs_without_improvement = 0;
 
+  std::vector<Index> order(static_cast<std::size_t>(data.samples()));
+  std::iota(order.begin(), order.end(), Index{0});
+  detail::EarlyStopping<Scalar> stopping(options.early_stopping_patience,
+                                         options.early_stopping_min_delta);
   History history;
   Progress progress(*options.out, options.verbosity);
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     // Every epoch draws its order, trained or not, so that a resumed run sees the same orders.
-    if (options.shuffle) shuffle(rows.begin(), rows.end(), random);
+    if (options.shuffle) shuffle(order.begin(), order.end(), random);
     if (epoch <= options.initial_epoch) continue;
     const auto start = std::chrono::steady_clock::now();
     EpochRecord record;
     record.epoch = epoch;
-    record.learning_rate =
-        options.schedule ? options.schedule(epoch - 1, initial_rate) : initial_rate;
+    record.learning_rate = rates[static_cast<std::size_t>(epoch - 1)];
     optimizer.set_learning_rate(static_cast<Scalar>(record.learning_rate));
-
-    ScoreAccumulator train_scores(task_of<L>, L::averages);
-    progress.begin_epoch(epoch, options.epochs, batches);
-    for (Index b = 0; b < batches; ++b) {
-      const Index first = b * options.batch_size;
-      const Index n = std::min(options.batch_size, samples - first);
-      for (Index i = 0; i < n; ++i) {
-        const Index row = rows[static_cast<std::size_t>(first + i)];
-        xb.row(i) = train_x.row(row);
-        yb.row(i) = train_y.row(row);
-      }
-      const auto xs = xb.topRows(n);
-      const auto ys = yb.topRows(n);
-      double loss = 0;
-      try {
-        loss = net.train_step(xs, ys, criterion, optimizer,
-                              [&](const auto& a) { train_scores.add_outputs(a, ys); });
-      } catch (const NumericError& e) {
-        throw NumericError("backprop::fit: epoch " + std::to_string(epoch) + ", batch " +
-                           std::to_string(b + 1) + " of " + std::to_string(batches) + ": " +
-                           e.what());
-      }
-      train_scores.add_loss(loss, n);
-      progress.batch(b + 1, static_cast<double>(first + n), loss);
-      if (options.on_batch_end) options.on_batch_end(BatchEnd{epoch, b + 1, batches, loss});
-    }
-    record.train = train_scores.result();
-    if (validation)
-      record.validation = detail::evaluate(net, validation->x, validation->y, criterion,
-                                           std::max<Index>(batch_size, 1024));
+    record.train =
+        detail::train_epoch(net, data, order, criterion, optimizer, options, epoch, progress);
+    if (data.validation)
+      record.validation = detail::evaluate(net, data.validation->x, data.validation->y, criterion,
+                                           std::max<Index>(options.batch_size, 1024));
     record.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    // Early stopping keeps the best weights seen; without it the last epoch is the best.
-    bool stop = false;
-    if (early_stopping) {
-      if (record.validation->loss < best_loss - options.early_stopping_min_delta) {
-        best_loss = record.validation->loss;
-        history.best_epoch = epoch;
-        epochs_without_improvement = 0;
-        best_weights.clear();
-        net.for_each_parameter(
-            [&](std::size_t, const auto& p, const auto&) { best_weights.emplace_back(p); });
-      } else if (++epochs_without_improvement >= options.early_stopping_patience) {
-        stop = history.stopped_early = true;
-      }
-    } else {
-      history.best_epoch = epoch;
-    }
-
+    bool stop = stopping.observe(record, net, history);
     history.epochs.push_back(record);
-    std::ostringstream summary;
-    summary << "epoch " << epoch << "/" << options.epochs << detail::format_scores(record.train, "")
-            << (record.validation ? detail::format_scores(*record.validation, "val_") : "")
-            << "  lr " << std::setprecision(3) << record.learning_rate << "  " << std::fixed
-            << std::setprecision(1) << record.seconds << " s  "
-            << Progress::rate(static_cast<double>(samples) / record.seconds) << " samples/s";
-    progress.end_epoch(summary.str());
+    progress.end_epoch(detail::epoch_summary(record, options.epochs, data.samples()));
     if (options.on_epoch_end) {
       EpochEnd end{history.epochs.back()};
       options.on_epoch_end(end);
@@ -338,10 +437,7 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
     }
     if (stop) break;
   }
-
-  if (early_stopping && !best_weights.empty()) {
-    net.for_each_parameter([&](std::size_t slot, auto& p, const auto&) { p = best_weights[slot]; });
-  }
+  stopping.restore(net);
   return history;
 }
 

@@ -33,8 +33,7 @@ inline int model(const std::uint8_t* data, std::size_t size) {
   using namespace backprop;
   const std::vector<std::uint8_t> bytes(data, data + size);
   rejecting_with_backprop_errors([&] {
-    const auto parsed = io::parse<float>(bytes, "fuzz.bpm");
-    Sequential<float> net = io::build_sequential(parsed, "fuzz.bpm");
+    const Sequential<float> net = io::parse<float>(bytes, "fuzz.bpm").network;
     const Eigen::MatrixXf row = Eigen::MatrixXf::Zero(1, net.widths().front());
     (void)net.predict(row);
   });

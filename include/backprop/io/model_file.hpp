@@ -7,101 +7,106 @@
 // The body of a model file (kind "MODL" in the container of binary.hpp) is, in order:
 //
 //   u32 layer count, then for each layer:
-//     text kind                          "dense" or "dropout"
+//     text kind                          the kind's name: "dense", "dropout"
 //     u64 inputs, u64 outputs
-//     dense:   text activation, u8 bias  the activation by name ("relu", "leaky_relu(1/5)")
-//     dropout: f64 rate, 4 x u64         the rate and the state of its mask generator
-//   u32 parameter-matrix count, then each matrix (W, then b, layer by layer):
+//     the kind's settings (write_config): what a network must share to load the layer
+//         dense:   text activation, u8 bias   the activation by name ("relu", "leaky_relu(1/5)")
+//         dropout: nothing
+//     the kind's state (write_state): what loading restores besides the matrices
+//         dense:   nothing
+//         dropout: f64 rate, 4 x u64          the rate and the state of its mask generator
+//   u32 parameter-matrix count, then each matrix (layer by layer, each in its order: W, then b):
 //     u64 rows, u64 cols, rows x cols values column by column, in the header's scalar type
 //   u32 text count, then (text key, text value) pairs       extras: column names, scaler kinds
 //   u32 array count, then (text key, matrix of binary64)    extras: scaler offsets and scales
 //
-// where text is u32 length + UTF-8 bytes. Loading is all or nothing: the whole file is read,
-// checked (header, checksum, every layer and shape against the network) and only then copied
-// into the network, so on any error the network is unchanged and the FormatError says what was
-// wrong: "truncated at byte N", "checksum mismatch", "unknown activation \"x\"", "layer 2 is
-// 128->10 in the file but 64->10 in the network". A file of the other scalar type loads with its
-// numbers converted.
+// where text is u32 length + UTF-8 bytes. Every kind reads and writes its own record, found by
+// name in a list of kinds (BuiltinLayers), so a new kind needs nothing here. Loading is all or
+// nothing: the whole file is read, checked (header, checksum, every layer and shape against the
+// network) and only then copied into the network, so on any error the network is unchanged and
+// the FormatError says what was wrong: "truncated at byte N", "checksum mismatch", "unknown
+// activation \"x\"", "layer 2 is 128->10 relu in the file but 64->10 relu in the network". A file
+// of the other scalar type loads with its numbers converted.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "../activation.hpp"
 #include "../config.hpp"
 #include "../layer.hpp"
+#include "../layers.hpp"
 #include "../sequential.hpp"
 #include "binary.hpp"
 #include "extras.hpp"
 
 namespace backprop {
 
+namespace detail {
+
+template <class... Lists>
+struct concat;
+template <class List>
+struct concat<List> {
+  using type = List;
+};
+template <template <class...> class List, class... A, class... B, class... Rest>
+struct concat<List<A...>, List<B...>, Rest...> : concat<List<A..., B...>, Rest...> {};
+
+/// The kinds of a network's type (a Network's own layers; none for a Sequential, whose kinds are
+/// known only at run time), and the activations among them.
+template <class Net>
+struct own_kinds {
+  using type = LayerList<>;
+};
+template <class Net>
+requires requires {
+  typename Net::Kinds;
+}
+struct own_kinds<Net> {
+  using type = typename Net::Kinds;
+};
+template <class Kinds>
+struct own_activations;
+template <class... Kinds>
+struct own_activations<LayerList<Kinds...>>
+    : concat<ActivationList<>,
+             std::conditional_t<std::is_void_v<typename Kinds::activation>, ActivationList<>,
+                                ActivationList<typename Kinds::activation>>...> {};
+
+}  // namespace detail
+
 namespace io {
 
-/// A layer as a file describes it (LayerInfo with owned strings).
-struct FileLayer {
-  std::string kind, activation;
-  Index inputs = 0, outputs = 0;
-  bool bias = false;
-  double rate = 0;
-  std::array<std::uint64_t, 4> random_state{};
-
-  /// The same as a LayerInfo (whose strings point into this).
-  LayerInfo info() const {
-    LayerInfo i;
-    i.kind = kind;
-    i.inputs = inputs;
-    i.outputs = outputs;
-    i.activation = activation;
-    i.bias = bias;
-    i.rate = rate;
-    i.random_state = random_state;
-    return i;
-  }
-};
-
-/// "784->256 relu", "256->256 dropout 0.2"
-inline std::string describe(const LayerInfo& l) {
-  std::string s = std::to_string(l.inputs) + "->" + std::to_string(l.outputs) + " ";
-  if (l.kind == "dense")
-    s += std::string(l.activation) + (l.bias ? "" : " without bias");
-  else
-    s += std::string(l.kind) + " " + detail::number_string(l.rate);
-  return s;
-}
-
-/// Everything a model file holds, read and checked, in the network's scalar type.
+/// Everything a model file holds, read and checked: the network it describes (architecture,
+/// parameters and state) in the reader's scalar type, and the extras.
 template <class Scalar>
 struct ParsedModel {
-  std::vector<FileLayer> layers;
-  std::vector<Eigen::Matrix<Scalar, Dynamic, Dynamic>> parameters;
+  Sequential<Scalar> network;
   ModelExtras extras;
 };
 
 /// The bytes of a model file for net and extras.
 template <class Net>
-std::vector<std::uint8_t> serialize(Net& net, const ModelExtras& extras) {
+std::vector<std::uint8_t> serialize(const Net& net, const ModelExtras& extras) {
   using Scalar = typename Net::Scalar;
   Writer w;
   const std::size_t depth = net.widths().size() - 1;
   w.u32(static_cast<std::uint32_t>(depth));
-  for (std::size_t i = 0; i < depth; ++i) {
-    const LayerInfo l = net.layer(i);
-    w.text(l.kind);
-    w.u64(static_cast<std::uint64_t>(l.inputs));
-    w.u64(static_cast<std::uint64_t>(l.outputs));
-    if (l.kind == "dense") {
-      w.text(l.activation);
-      w.u8(l.bias ? 1 : 0);
-    } else {
-      w.f64(l.rate);
-      for (std::uint64_t word : l.random_state)
-        w.u64(word);
-    }
-  }
+  for (std::size_t i = 0; i < depth; ++i)
+    net.visit_layer(i, [&](const auto& node) {
+      const LayerInfo info = node.info();
+      w.text(info.kind);
+      w.u64(static_cast<std::uint64_t>(info.inputs));
+      w.u64(static_cast<std::uint64_t>(info.outputs));
+      node.write_config(w);
+      node.write_state(w);
+    });
   std::uint32_t matrices = 0;
   net.for_each_parameter([&](std::size_t, const auto&, const auto&) { ++matrices; });
   w.u32(matrices);
@@ -119,171 +124,163 @@ std::vector<std::uint8_t> serialize(Net& net, const ModelExtras& extras) {
   return frame<Scalar>("MODL", w);
 }
 
-/// Reads and checks a model file's bytes, converting its numbers to Scalar.
-template <class Scalar>
+/// Reads and checks a model file's bytes, converting its numbers to Scalar. The layer kinds and
+/// activations it can name are those of Layers and Activations.
+template <class Scalar, class Activations = BuiltinActivations, class Layers = BuiltinLayers>
 ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::string& source) {
   const Framed framed = unframe(bytes, "MODL", source);
   Reader r(bytes, framed.body_begin, framed.body_end, source);
-  ParsedModel<Scalar> model;
   const std::uint32_t depth = r.u32();
   if (depth == 0 || depth > 100000) r.fail("a layer count of " + std::to_string(depth));
+
+  // Each layer: its kind by name, its widths, then the kind reads its own settings and state.
+  std::optional<Sequential<Scalar>> net;
   for (std::uint32_t i = 0; i < depth; ++i) {
-    FileLayer l;
-    l.kind = r.text(64);
-    l.inputs = static_cast<Index>(r.u64());
-    l.outputs = static_cast<Index>(r.u64());
-    const std::string where = "layer " + std::to_string(i);
-    if (l.inputs < 1 || l.outputs < 1 || l.inputs > (Index(1) << 32) ||
-        l.outputs > (Index(1) << 32))
-      r.fail(where + " has impossible sizes " + std::to_string(l.inputs) + "->" +
-             std::to_string(l.outputs));
-    if (i > 0 && l.inputs != model.layers.back().outputs)
-      r.fail(where + " takes " + std::to_string(l.inputs) + " inputs but layer " +
-             std::to_string(i - 1) + " has " + std::to_string(model.layers.back().outputs) +
-             " outputs");
-    if (l.kind == "dense") {
-      l.activation = r.text(256);
-      const std::uint8_t bias = r.u8();
-      if (bias > 1) r.fail(where + ": bias flag " + std::to_string(bias) + " is neither 0 nor 1");
-      l.bias = bias == 1;
-    } else if (l.kind == "dropout") {
-      l.rate = r.f64();
-      if (!(l.rate >= 0 && l.rate < 1))
-        r.fail(where + ": dropout rate " + detail::number_string(l.rate) + " is not in [0, 1)");
-      if (l.inputs != l.outputs) r.fail(where + ": a dropout layer must keep its width");
-      for (auto& word : l.random_state)
-        word = r.u64();
-    } else {
-      r.fail(where + ": unknown layer kind \"" + l.kind + "\"");
-    }
-    model.layers.push_back(std::move(l));
+    r.set_context("layer " + std::to_string(i));
+    const std::string kind = r.text(64);
+    const std::uint64_t in = r.u64(), out = r.u64();
+    if (in < 1 || out < 1 || in > (std::uint64_t(1) << 32) || out > (std::uint64_t(1) << 32))
+      r.fail("impossible widths " + std::to_string(in) + "->" + std::to_string(out));
+    if (!net) net.emplace(static_cast<Index>(in));
+    if (static_cast<Index>(in) != net->widths().back())
+      r.fail("it takes " + std::to_string(in) + " inputs but layer " + std::to_string(i - 1) +
+             " has " + std::to_string(net->widths().back()) + " outputs");
+    const bool known = with_layer_kind(Layers{}, kind, [&]<class Kind>() {
+      Kind::template read<Activations>(r, static_cast<Index>(in), static_cast<Index>(out),
+                                       [&]<class L>() {
+                                         try {
+                                           net->template add<L>(static_cast<Index>(out));
+                                         } catch (const std::invalid_argument& e) {
+                                           r.fail(e.what());
+                                         }
+                                       });
+    });
+    if (!known) r.fail("unknown layer kind \"" + kind + "\"");
+    net->visit_layer(i, [&](auto& node) { node.read_state(r); });
   }
-  if (model.layers.back().kind != "dense") r.fail("the last layer is not dense");
-  // The parameter matrices: each dense layer's W (in, out), then its b (1, out) if it has one.
+  r.set_context("");
+  bool has_activation = false;
+  net->visit_layer(depth - 1,
+                   [&](const auto& node) { has_activation = !node.activation().empty(); });
+  if (!has_activation)
+    r.fail("the last layer is a " + std::string(net->layer(depth - 1).kind) +
+           ", which has no activation");
+
+  // The parameter matrices, each of the shape its layer gives it.
   const std::uint32_t matrices = r.u32();
-  std::size_t expected = 0;
-  for (const FileLayer& l : model.layers)
-    if (l.kind == "dense") expected += l.bias ? 2 : 1;
-  if (matrices != expected)
+  if (matrices != net->parameter_matrices())
     r.fail(std::to_string(matrices) + " parameter matrices, but the layers have " +
-           std::to_string(expected));
-  for (std::size_t i = 0; i < model.layers.size(); ++i) {
-    const FileLayer& l = model.layers[i];
-    if (l.kind != "dense") continue;
-    for (int k = 0; k < (l.bias ? 2 : 1); ++k) {
-      auto m = r.template matrix<Scalar>(framed.bytes_per_scalar);
-      const Index rows = k == 0 ? l.inputs : 1;
-      if (m.rows() != rows || m.cols() != l.outputs)
-        r.fail("layer " + std::to_string(i) + (k == 0 ? "'s W is " : "'s b is ") +
-               detail::shape_string(m.rows(), m.cols()) + ", but the layer is " +
-               std::to_string(l.inputs) + "->" + std::to_string(l.outputs));
-      model.parameters.push_back(std::move(m));
-    }
-  }
+           std::to_string(net->parameter_matrices()));
+  for (std::uint32_t i = 0; i < depth; ++i)
+    net->visit_layer(i, [&](auto& node) {
+      int k = 0;
+      node.for_each_tensor([&](auto& p, const auto&) {
+        auto m = r.template matrix<Scalar>(framed.bytes_per_scalar);
+        if (m.rows() != p.rows() || m.cols() != p.cols())
+          r.fail("parameter matrix " + std::to_string(k) + " of layer " + std::to_string(i) + " (" +
+                 net->layer(i).description() + ") is " + detail::shape_string(m.rows(), m.cols()) +
+                 ", where the layer needs " + detail::shape_string(p.rows(), p.cols()));
+        p = m;
+        ++k;
+      });
+    });
+
+  ModelExtras extras;
   const std::uint32_t texts = r.u32();
   for (std::uint32_t i = 0; i < texts; ++i) {
     std::string key = r.text();
-    model.extras.texts[key] = r.text(1 << 24);
+    extras.texts[key] = r.text(1 << 24);
   }
   const std::uint32_t arrays = r.u32();
   for (std::uint32_t i = 0; i < arrays; ++i) {
     std::string key = r.text();
-    model.extras.arrays[key] = r.template matrix<double>(8);
+    extras.arrays[key] = r.template matrix<double>(8);
   }
   if (!r.done()) r.fail("unexpected bytes after the last field");
-  return model;
+  return {std::move(*net), std::move(extras)};
 }
 
-/// Checks that the parsed model fits `net` exactly, then copies it in; throws before changing
-/// anything otherwise.
+/// Checks that the parsed model fits `net` exactly (kinds, widths, settings, shapes), then copies
+/// its parameters and state in; throws before changing anything otherwise.
 template <class Net>
 void apply(const ParsedModel<typename Net::Scalar>& model, Net& net, const std::string& source) {
   auto fail = [&](const std::string& what) { throw FormatError(source + ": " + what); };
+  const auto& file = model.network;
   const std::size_t depth = net.widths().size() - 1;
-  if (model.layers.size() != depth)
-    fail("the file has " + std::to_string(model.layers.size()) + " layers but the network has " +
+  if (file.depth() != depth)
+    fail("the file has " + std::to_string(file.depth()) + " layers but the network has " +
          std::to_string(depth));
+  // The same layer: kind, widths and the bytes of its settings.
+  auto config = [](const auto& network, std::size_t i) {
+    Writer w;
+    network.visit_layer(i, [&](const auto& node) {
+      w.text(node.info().kind);
+      node.write_config(w);
+    });
+    return w.bytes();
+  };
   for (std::size_t i = 0; i < depth; ++i) {
-    const LayerInfo mine = net.layer(i);
-    const LayerInfo theirs = model.layers[i].info();
-    const bool same = mine.kind == theirs.kind && mine.inputs == theirs.inputs &&
-                      mine.outputs == theirs.outputs &&
-                      (mine.kind != "dense" ||
-                       (mine.activation == theirs.activation && mine.bias == theirs.bias));
-    if (!same)
-      fail("layer " + std::to_string(i) + " is " + describe(theirs) + " in the file but " +
-           describe(mine) + " in the network");
+    const LayerInfo mine = net.layer(i), theirs = file.layer(i);
+    if (mine.inputs != theirs.inputs || mine.outputs != theirs.outputs ||
+        config(std::as_const(net), i) != config(file, i))
+      fail("layer " + std::to_string(i) + " is " + theirs.description() + " in the file but " +
+           mine.description() + " in the network");
   }
-  std::size_t count = 0;
-  bool shapes_match = true;
-  net.for_each_parameter([&](std::size_t slot, const auto& p, const auto&) {
-    ++count;
-    if (slot >= model.parameters.size() || model.parameters[slot].rows() != p.rows() ||
-        model.parameters[slot].cols() != p.cols())
-      shapes_match = false;
-  });
-  if (count != model.parameters.size() || !shapes_match)
+  auto shapes = [](const auto& network) {
+    std::vector<std::pair<Index, Index>> all;
+    network.for_each_parameter(
+        [&](std::size_t, const auto& p, const auto&) { all.emplace_back(p.rows(), p.cols()); });
+    return all;
+  };
+  if (shapes(file) != shapes(std::as_const(net)))
     fail("its parameter matrices do not have the shapes of the network's");
 
-  // Checked: from here on nothing throws.
-  net.for_each_parameter(
-      [&](std::size_t slot, auto& p, const auto&) { p = model.parameters[slot]; });
-  for (std::size_t i = 0; i < depth; ++i)
-    if (model.layers[i].kind == "dropout") net.restore_layer(i, model.layers[i].info());
+  // Checked: from here on nothing throws. The state goes through the bytes it was read from.
+  std::vector<Eigen::Matrix<typename Net::Scalar, Dynamic, Dynamic>> values;
+  file.for_each_parameter([&](std::size_t, const auto& p, const auto&) { values.push_back(p); });
+  net.for_each_parameter([&](std::size_t slot, auto& p, const auto&) { p = values[slot]; });
+  for (std::size_t i = 0; i < depth; ++i) {
+    Writer state;
+    file.visit_layer(i, [&](const auto& node) { node.write_state(state); });
+    Reader r(state.bytes(), 0, state.bytes().size(), source);
+    net.visit_layer(i, [&](auto& node) { node.read_state(r); });
+  }
 }
 
 }  // namespace io
 
 /// Writes net (and extras) to `path`, replacing it only once the whole file is written.
 template <class Net>
-void save_model(Net& net, const std::filesystem::path& path, const ModelExtras& extras = {}) {
+void save_model(const Net& net, const std::filesystem::path& path, const ModelExtras& extras = {}) {
   io::write_file(path, io::serialize(net, extras));
 }
 
 /// Reads `path` into net, whose architecture must be the file's. All or nothing: on any error the
-/// network is unchanged. The file's extras go to *extras when given.
-template <class Net>
+/// network is unchanged. The file's extras go to *extras when given. A Network loads whatever
+/// kinds and activations it holds; a Sequential of kinds of your own needs them in the lists.
+template <class Activations = BuiltinActivations, class Layers = BuiltinLayers, class Net>
 void load_model(Net& net, const std::filesystem::path& path, ModelExtras* extras = nullptr) {
+  using Own = typename detail::own_kinds<Net>::type;
+  using AllLayers = typename detail::concat<Layers, Own>::type;
+  using AllActivations =
+      typename detail::concat<Activations, typename detail::own_activations<Own>::type>::type;
   const auto bytes = io::read_file(path);
-  auto model = io::parse<typename Net::Scalar>(bytes, path.string());
+  auto model = io::parse<typename Net::Scalar, AllActivations, AllLayers>(bytes, path.string());
   io::apply(model, net, path.string());
   if (extras) *extras = std::move(model.extras);
 }
 
-namespace io {
-
-/// A Sequential with the architecture and parameters of a parsed model file.
-template <class Scalar>
-Sequential<Scalar> build_sequential(const ParsedModel<Scalar>& model, const std::string& source) {
-  Sequential<Scalar> net(model.layers.front().inputs);
-  for (std::size_t i = 0; i < model.layers.size(); ++i) {
-    const FileLayer& l = model.layers[i];
-    if (l.kind == "dropout") {
-      net.add_dropout(l.rate);
-      continue;
-    }
-    try {
-      net.add_dense(l.outputs, l.activation, l.bias ? Bias::on : Bias::off);
-    } catch (const ArgumentError&) {
-      throw FormatError(source + ": layer " + std::to_string(i) + " has the unknown activation \"" +
-                        l.activation + "\"");
-    }
-  }
-  apply(model, net, source);
-  return net;
-}
-
-}  // namespace io
-
-/// Builds a Sequential with the architecture and parameters of the file at `path`.
-template <std::floating_point Scalar>
+/// Builds a Sequential with the architecture, parameters and state of the file at `path`. The
+/// kinds and activations it can build are those of Layers and Activations: an activation of
+/// your own loads when it is in the list, load_sequential<float, ActivationList<Mine, ...>>(path).
+template <std::floating_point Scalar, class Activations = BuiltinActivations,
+          class Layers = BuiltinLayers>
 Sequential<Scalar> load_sequential(const std::filesystem::path& path,
                                    ModelExtras* extras = nullptr) {
   const auto bytes = io::read_file(path);
-  auto model = io::parse<Scalar>(bytes, path.string());
-  Sequential<Scalar> net = io::build_sequential(model, path.string());
+  auto model = io::parse<Scalar, Activations, Layers>(bytes, path.string());
   if (extras) *extras = std::move(model.extras);
-  return net;
+  return std::move(model.network);
 }
 
 }  // namespace backprop

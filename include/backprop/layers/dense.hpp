@@ -1,20 +1,23 @@
 // Dense<In, Out, Activation, Bias>: one fully connected layer, forward beside backward.
 //
-//   forward:   Z = X W + 1 b     A = f(Z)     X: (batch, in)  W: (in, out)  b: (1, out)  Z, A:
-//   (batch, out) backward:  dZ = dA .* f'(A) (backward_activation)
-//              dW = X^T dZ     db = 1^T dZ     dX = dZ W^T        (backward)
+//   forward:   Z = X W + 1 b     A = f(Z)            X: (batch, in)  W: (in, out)  b: (1, out)
+//   backward:  dZ = dA .* f'(A)                      Z, A, dZ, dA: (batch, out)
+//              dW = X^T dZ     db = 1^T dZ     dX = dZ W^T
 //
 // In and Out are compile-time sizes or Dynamic. The layer protocol is described in layer.hpp.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <Eigen/Core>
 
-#include "activation.hpp"
-#include "config.hpp"
-#include "layer.hpp"
-#include "threads.hpp"
+#include "../activation.hpp"
+#include "../config.hpp"
+#include "../layer.hpp"
 
 namespace backprop {
 
@@ -32,10 +35,13 @@ struct Dense {
   static_assert(ActivationFunction<Activation>,
                 "Dense: the activation needs a name, forward(Z, A) and backward(A, G)");
 
+  static constexpr std::string_view name = "dense";
   static constexpr int inputs = In;
   static constexpr int outputs = Out;
   static constexpr bool has_bias = HasBias == Bias::on;
   static constexpr std::size_t tensor_count = has_bias ? 2 : 1;
+  /// Whether W and b are small and of fixed size (kept inline, unrolled).
+  static constexpr bool fixed_size = detail::stored_fixed<In, Out>;
   /// The activation policy after the linear map.
   using activation = Activation;
 
@@ -63,21 +69,6 @@ struct Dense {
     return in * out + (has_bias ? out : 0);
   }
 
-  /// Kind "dense", sizes, activation name and bias flag.
-  template <class Scalar>
-  static LayerInfo describe(const Parameters<Scalar>&, Index in, Index out) {
-    LayerInfo info;
-    info.kind = "dense";
-    info.inputs = in;
-    info.outputs = out;
-    info.activation = Activation::name;
-    info.bias = has_bias;
-    return info;
-  }
-  /// Nothing beyond the matrices to take back.
-  template <class Scalar>
-  static void restore(Parameters<Scalar>&, const LayerInfo&) {}
-
   /// W from the initializer, b zero.
   template <class Scalar, class Init>
   static void initialize(Parameters<Scalar>& p, Init& init) {
@@ -89,7 +80,6 @@ struct Dense {
   template <class Scalar, int Batch, class X>
   static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
                       Workspace<Scalar, Batch>& ws) {
-    [[maybe_unused]] const auto threads = product_threads(x.rows(), p.W.rows(), p.W.cols());
     ws.Z.noalias() = x * p.W;
     if constexpr (has_bias) ws.Z.rowwise() += p.b;
     Activation::forward(ws.Z, ws.A);
@@ -101,12 +91,10 @@ struct Dense {
     Activation::backward(ws.A, ws.Z);
   }
 
-  /// X: (batch, in)  ws.Z: dL/dZ (batch, out)  ->  g.W = X^T dZ: (in, out), g.b = 1^T dZ: (1, out).
-  /// This overload skips dL/dX: the first layer's input is data, and PyTorch skips it too.
+  /// X: (batch, in)  ws.Z: dL/dZ (batch, out)  ->  g.W = X^T dZ: (in, out), g.b = 1^T dZ: (1, out)
   template <class Scalar, int Batch, class X>
   static void backward(const Eigen::MatrixBase<X>& x, const Workspace<Scalar, Batch>& ws,
                        Parameters<Scalar>& g) {
-    [[maybe_unused]] const auto threads = product_threads(x.rows(), g.W.rows(), g.W.cols());
     g.W.noalias() = x.transpose() * ws.Z;
     if constexpr (has_bias) g.b = ws.Z.colwise().sum();
   }
@@ -114,28 +102,49 @@ struct Dense {
   /// As above, and dX = dZ W^T: (batch, in), which is dL/dA of the layer below.
   template <class Scalar, int Batch, class X, class DX>
   static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
-                       const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g,
-                       Eigen::MatrixBase<DX>& dx) {
+                       const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g, DX& dx) {
     backward(x, ws, g);
-    [[maybe_unused]] const auto threads = product_threads(x.rows(), p.W.rows(), p.W.cols());
     dx.noalias() = ws.Z * p.W.transpose();
   }
 
-  /// Small products stay on one thread (threads.hpp). A layer whose W is small enough to be stored
-  /// fixed-size never has a large product, so it skips the check altogether.
-  static auto product_threads(Index batch, Index in, Index out) {
-    if constexpr (detail::stored_fixed<In, Out>)
-      return std::false_type{};
-    else
-      return detail::ProductThreads(static_cast<double>(batch) * static_cast<double>(in) *
-                                    static_cast<double>(out));
-  }
-
   /// Calls f(parameter, gradient) for W, then b: the order optimizers and model files rely on.
-  template <class Scalar, class F>
-  static void for_each_tensor(Parameters<Scalar>& p, const Parameters<Scalar>& g, F&& f) {
+  template <class P, class G, class F>
+  static void for_each_tensor(P& p, G& g, F&& f) {
     f(p.W, g.W);
     if constexpr (has_bias) f(p.b, g.b);
+  }
+
+  /// "relu", or "sigmoid without bias".
+  template <class Scalar>
+  static std::string describe(const Parameters<Scalar>&) {
+    return std::string(Activation::name) + (has_bias ? "" : " without bias");
+  }
+
+  // Model files: the activation by name and the bias flag (u8); nothing else to restore.
+  template <class Writer, class Scalar>
+  static void write_config(Writer& w, const Parameters<Scalar>&) {
+    w.text(Activation::name);
+    w.u8(has_bias ? 1 : 0);
+  }
+  template <class Writer, class Scalar>
+  static void write_state(Writer&, const Parameters<Scalar>&) {}
+  template <class Reader, class Scalar>
+  static void read_state(Reader&, Parameters<Scalar>&) {}
+
+  /// Reads write_config's bytes and calls make.template operator()<Dense<Dynamic, Dynamic, A, B>>()
+  /// with the activation A that Activations names and the bias B the file says.
+  template <class Activations, class Reader, class Make>
+  static void read(Reader& r, Index, Index, Make&& make) {
+    const std::string activation = r.text(256);
+    const std::uint8_t bias = r.u8();
+    if (bias > 1) r.fail("bias flag " + std::to_string(bias) + " is neither 0 nor 1");
+    const bool known = with_activation(Activations{}, activation, [&]<class A>() {
+      if (bias == 1)
+        make.template operator()<Dense<Dynamic, Dynamic, A, Bias::on>>();
+      else
+        make.template operator()<Dense<Dynamic, Dynamic, A, Bias::off>>();
+    });
+    if (!known) r.fail(unknown_activation(activation, Activations{}));
   }
 };
 

@@ -1,0 +1,14 @@
+// The layer kinds a network composed at run time is built from: model files find a kind here by
+// its name, and load_sequential builds it. A new kind is one header under layers/ and one entry
+// in BuiltinLayers (or in a list of your own, passed to load_sequential).
+#pragma once
+
+#include "layers/dense.hpp"
+#include "layers/dropout.hpp"
+
+namespace backprop {
+
+/// Dense and Dropout.
+using BuiltinLayers = LayerList<Dense<Dynamic, Dynamic>, Dropout<>>;
+
+}  // namespace backprop
