@@ -72,3 +72,41 @@ TEST_CASE("predict and loss on one shared Sequential from four threads match seq
   for (float s : seen)
     CHECK(s == loss);
 }
+
+TEST_CASE("After set_threads(2), eight threads predict on shared networks while one trains another",
+          "[concurrency]") {
+  // Large enough that a product would be split among threads: 0.1 changed the process-wide thread
+  // count around small products, inside const predict, which raced under ThreadSanitizer.
+  set_threads(2);
+  Network<float, Dense<Dynamic, Dynamic, ReLU>, Dense<Dynamic, Dynamic, Softmax>> network(
+      {256, 128, 10}, HeNormal{5});
+  Sequential<float> sequential(256);
+  sequential.add_dense(128, "relu").add_dropout(0.2, 3).add_dense(10, "softmax");
+  sequential.initialize(HeNormal{6});
+  const auto batches = batches_of(256);
+  std::vector<Eigen::MatrixXf> from_network, from_sequential;
+  for (const auto& b : batches) {
+    from_network.push_back(network.predict(b));
+    from_sequential.push_back(sequential.predict(b));
+  }
+
+  Sequential<float> trained(256);
+  trained.add_dense(64, "tanh").add_dense(10, "softmax");
+  trained.initialize(GlorotUniform{7});
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Random(64, 256);
+  const Eigen::MatrixXf y = Eigen::MatrixXf::Constant(64, 10, 0.1f);
+  Adam<float> adam;
+  std::thread trainer([&] {
+    for (int i = 0; i < 20; ++i)
+      trained.train_step(x, y, SoftmaxCrossEntropy{}, adam);
+  });
+  bool network_agrees = false;
+  std::thread other([&] { network_agrees = all_agree(network, batches, from_network, 4, 5); });
+  const bool sequential_agrees = all_agree(sequential, batches, from_sequential, 4, 5);
+  other.join();
+  trainer.join();
+  CHECK(network_agrees);
+  CHECK(sequential_agrees);
+  CHECK(adam.steps() == 20);
+  set_threads(1);
+}

@@ -44,7 +44,7 @@ TEMPLATE_TEST_CASE("Save then load predicts bit for bit", "[model]", float, doub
   d.add_dense(7, "relu").add_dropout(0.5).add_dense(3, "softmax");
   load_model(d, dir / "again.bpm");
   CHECK(d.predict(x) == a.predict(x));
-  CHECK(d.layer(1).rate == 0.1);
+  CHECK(d.layer(1).settings == "dropout 0.1");
 }
 
 TEST_CASE("A model file is laid out byte for byte as io/binary.hpp and io/model_file.hpp say",
@@ -165,10 +165,19 @@ TEST_CASE("Model file errors say what is wrong", "[model]") {
                                   {"3 layers but the network has 1"});
 
   // An activation this build cannot name.
-  Network<float, Dense<2, 2, LeakyReLU<std::ratio<1, 5>>>, Dense<2, 1, Identity>> leaky;
+  Network<float, Dense<2, 2, LeakyReLU<std::ratio<1, 5>>>, Dense<2, 1, Identity>> leaky{
+      GlorotUniform{4}};
   save_model(leaky, dir / "leaky.bpm");
   test::check_throws<FormatError>([&] { load_sequential<float>(dir / "leaky.bpm"); },
-                                  {"unknown activation \"leaky_relu(1/5)\""});
+                                  {"unknown activation \"leaky_relu(1/5)\"", "known: sigmoid"});
+  // ...but a Network of that type loads its own file, and a list that names it loads it too.
+  decltype(leaky) same_type;
+  load_model(same_type, dir / "leaky.bpm");
+  using Mine = ActivationList<LeakyReLU<std::ratio<1, 5>>, Identity>;
+  const auto rebuilt = load_sequential<float, Mine>(dir / "leaky.bpm");
+  const Eigen::MatrixXf rows = Eigen::MatrixXf::Random(3, 2);
+  CHECK(rebuilt.predict(rows) == leaky.predict(rows));
+  CHECK(same_type.predict(rows) == leaky.predict(rows));
   // An optimizer file is not a model file.
   save_optimizer(Adam<double>(), dir / "adam.bpo");
   test::check_throws<FormatError>([&] { load_model(small, dir / "adam.bpo"); },

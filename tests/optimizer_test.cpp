@@ -169,3 +169,66 @@ TEST_CASE("Hyper-parameters out of range throw, naming the parameter", "[optimiz
                                     {"Adam", "learning_rate"});
   test::check_throws<ArgumentError>([] { AdamW(0.001, -0.01); }, {"decoupled_weight_decay"});
 }
+
+TEST_CASE("Every optimizer is built from Options, with PyTorch's defaults", "[optimizer]") {
+  STATIC_REQUIRE(Optimizer<SGD<float>>);
+  STATIC_REQUIRE(Optimizer<Momentum<double>>);
+  STATIC_REQUIRE(Optimizer<AdaGrad<float>>);
+  STATIC_REQUIRE(Optimizer<RMSProp<double>>);
+  STATIC_REQUIRE(Optimizer<Adam<float>>);
+  CHECK(SGD<double>().learning_rate() == 0.001);
+  CHECK(SGD<double>({.learning_rate = 0.5}).learning_rate() == 0.5);
+  CHECK(Momentum<double>().learning_rate() == 0.001);
+  CHECK(AdaGrad<double>().learning_rate() == 0.01);
+  CHECK(RMSProp<double>().learning_rate() == 0.01);
+  CHECK(Adam<double>().learning_rate() == 0.001);
+}
+
+TEST_CASE("Momentum with dampening: v = g on the first step, then mu v + (1 - d) g",
+          "[optimizer]") {
+  const double lr = 0.1, mu = 0.9, d = 0.3;
+  M p = parameter();
+  Momentum<double> momentum({.learning_rate = lr, .momentum = mu, .dampening = d});
+  take_step(momentum, p, gradient1());
+  take_step(momentum, p, gradient2());
+  const M v1 = gradient1(), v2 = mu * v1 + (1 - d) * gradient2();
+  check_equal(p, parameter() - lr * v1 - lr * v2);
+  test::check_throws<ArgumentError>([] { Momentum<double>({.dampening = 0.1, .nesterov = true}); },
+                                    {"Nesterov", "dampening"});
+}
+
+TEST_CASE("Every optimizer counts its steps", "[optimizer]") {
+  M p = parameter();
+  SGD<double> sgd(0.1);
+  RMSProp<double> rmsprop;
+  for (int i = 0; i < 3; ++i) {
+    take_step(sgd, p, gradient1());
+    take_step(rmsprop, p, gradient1());
+  }
+  CHECK(sgd.steps() == 3);
+  CHECK(rmsprop.steps() == 3);
+  test::check_throws<ArgumentError>([&] { sgd.set_steps(-1); }, {"steps", "-1"});
+}
+
+TEST_CASE("An optimizer refuses a network of other shapes before it changes anything",
+          "[optimizer]") {
+  Network<double, Dense<3, 4, Tanh>, Dense<4, 2, Identity>> first{GlorotUniform{1}};
+  Network<double, Dense<3, 5, Tanh>, Dense<5, 2, Identity>> second{GlorotUniform{2}};
+  Network<double, Dense<3, 4, Tanh>> shorter{GlorotUniform{3}};
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(6, 3), y = Eigen::MatrixXd::Random(6, 2);
+  Adam<double> adam;
+  first.train_step(x, y, MeanSquared{}, adam);
+  adam.check(first);
+  const auto state = adam.state();
+  const auto weights = second.parameters<1>().W;
+  test::check_throws<ShapeError>([&] { second.train_step(x, y, MeanSquared{}, adam); },
+                                 {"Adam", "slot 0 holds state of shape 3x4", "the parameter is 3x5",
+                                  "an optimizer serves one network"});
+  test::check_throws<ShapeError>([&] { adam.check(shorter); },
+                                 {"state for 4 parameter matrices but the network has 2"});
+  CHECK(second.parameters<1>().W == weights);
+  CHECK(adam.steps() == 1);
+  REQUIRE(adam.state().size() == state.size());
+  for (std::size_t i = 0; i < state.size(); ++i)
+    CHECK((adam.state()[i][0] == state[i][0]).all());
+}
