@@ -66,9 +66,11 @@ int run(const cli::Parser& args) {
             << " columns\n";
 
   // Scale inputs and targets by what the training data shows.
-  auto x_scaler = make_scaler(args.text("scaler"));
-  auto y_scaler = make_scaler(args.text("scaler"));
-  if (!x_scaler) throw cli::Error("--scaler expects max, minmax or standard");
+  const std::string& kind = args.text("scaler");
+  if (kind != "max" && kind != "minmax" && kind != "standard")
+    throw cli::Error("--scaler expects max, minmax or standard, got '" + kind + "'");
+  auto x_scaler = make_scaler(kind);
+  auto y_scaler = make_scaler(kind);
   x_scaler->fit(data.features);
   y_scaler->fit(data.targets);
   const Matrix x = x_scaler->transform(data.features);

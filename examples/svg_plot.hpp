@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <locale>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct Panel {
 inline std::string plot(const std::vector<Panel>& panels) {
   constexpr double width = 420, height = 300, left = 60, right = 20, top = 40, bottom = 50;
   std::ostringstream out;
+  out.imbue(std::locale::classic());  // 0.5, never 0,5: SVG's numbers whatever the user's locale
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width * double(panels.size())
       << "\" height=\"" << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";

@@ -21,13 +21,22 @@
 
 #include "catch.hpp"
 #include "study_sleep.hpp"
+#include "temp_dir.hpp"
+
+#if defined(BACKPROP_WITH_ZLIB)
+#include <zlib.h>
+#endif
 
 namespace {
 std::atomic<long> allocations{0};
+std::atomic<std::size_t> allocated_bytes{0};
 std::atomic<bool> counting{false};
 
-void count() {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+void count(std::size_t bytes = 0) {
+  if (counting.load(std::memory_order_relaxed)) {
+    allocations.fetch_add(1);
+    allocated_bytes.fetch_add(bytes);
+  }
 }
 
 // Allocations made while f runs.
@@ -39,6 +48,21 @@ long allocations_during(F&& f) {
   counting = false;
   return allocations.load();
 }
+
+// Bytes allocated while f runs (what it frees is not subtracted).
+template <class F>
+std::size_t bytes_during(F&& f) {
+  allocated_bytes = 0;
+  counting = true;
+  try {
+    f();
+  } catch (...) {
+    counting = false;
+    throw;
+  }
+  counting = false;
+  return allocated_bytes.load();
+}
 }  // namespace
 
 extern "C" {
@@ -49,29 +73,29 @@ void* __real_aligned_alloc(std::size_t, std::size_t);
 int __real_posix_memalign(void**, std::size_t, std::size_t);
 
 void* __wrap_malloc(std::size_t n) {
-  count();
+  count(n);
   return __real_malloc(n);
 }
 void* __wrap_calloc(std::size_t n, std::size_t size) {
-  count();
+  count(n * size);
   return __real_calloc(n, size);
 }
 void* __wrap_realloc(void* p, std::size_t n) {
-  count();
+  count(n);
   return __real_realloc(p, n);
 }
 void* __wrap_aligned_alloc(std::size_t alignment, std::size_t n) {
-  count();
+  count(n);
   return __real_aligned_alloc(alignment, n);
 }
 int __wrap_posix_memalign(void** p, std::size_t alignment, std::size_t n) {
-  count();
+  count(n);
   return __real_posix_memalign(p, alignment, n);
 }
 }
 
 void* operator new(std::size_t n) {
-  count();
+  count(n);
   if (void* p = __real_malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
@@ -79,7 +103,7 @@ void* operator new[](std::size_t n) {
   return operator new(n);
 }
 void* operator new(std::size_t n, std::align_val_t alignment) {
-  count();
+  count(n);
   const auto a = static_cast<std::size_t>(alignment);
   if (void* p = __real_aligned_alloc(a, (n + a - 1) / a * a)) return p;
   throw std::bad_alloc();
@@ -210,3 +234,76 @@ TEST_CASE("A compile-time MLP with Adam trains without allocating after its firs
             net.train_step(x, y, SoftmaxCrossEntropy{}, adam);
         }) == 0);
 }
+
+namespace {
+
+// A file of kind "MODL" or "OPTM" with the given body, checksummed, in the container of
+// io/binary.hpp.
+std::vector<std::uint8_t> framed(std::string_view kind, io::Writer& body) {
+  return io::frame<float>(kind, body);
+}
+
+// Loads `bytes` with `load` and returns the bytes allocated meanwhile; the load must fail with a
+// FormatError that says `message`.
+template <class Load>
+std::size_t bytes_to_refuse(const Load& load, const std::string& message) {
+  test::check_throws<FormatError>([&] { (void)bytes_during(load); }, {message});
+  return allocated_bytes.load();
+}
+
+}  // namespace
+
+TEST_CASE("Loaders allocate no more than the bytes they were given justify", "[allocation]") {
+  // A 48-byte optimizer file that claims 10^8 slots: 0.1 allocated 4.7 GB before failing.
+  io::Writer optimizer;
+  optimizer.text("adam");
+  optimizer.u64(0);
+  optimizer.u32(100000000);
+  const auto optimizer_file = framed("OPTM", optimizer);
+  REQUIRE(optimizer_file.size() == 48);
+  Adam<float> adam;
+  test::TempDir dir;
+  test::write_bytes(dir / "slots.bpo", optimizer_file);
+  CHECK(bytes_to_refuse([&] { load_optimizer(adam, dir / "slots.bpo"); },
+                        "100000000 slots cannot fit in the 0 bytes left") < 65536);
+
+  // A model file of 100 bytes that declares a 65536 x 65536 dense layer (16 GiB of floats).
+  io::Writer model;
+  model.u32(1);
+  model.text("dense");
+  model.u64(65536);
+  model.u64(65536);
+  model.text("identity");
+  model.u8(0);
+  model.u32(1);
+  const auto model_file = framed("MODL", model);
+  CHECK(bytes_to_refuse([&] { (void)io::parse<float>(model_file, "m"); },
+                        "its parameters cannot fit") < 65536);
+
+  // A model file that claims 4 billion layers.
+  io::Writer layers;
+  layers.u32(4000000000u);
+  const auto layers_file = framed("MODL", layers);
+  CHECK(bytes_to_refuse([&] { (void)io::parse<float>(layers_file, "m"); },
+                        "4000000000 layers cannot fit") < 65536);
+}
+
+#if defined(BACKPROP_WITH_ZLIB)
+TEST_CASE("A gzipped IDX file inflates no further than its header declares", "[allocation]") {
+  // An IDX header of 10 x 10 bytes, then 20 MB of zeros: 20 kB of gzip. 0.1 inflated it all.
+  std::vector<std::uint8_t> idx{0, 0, 0x08, 2, 0, 0, 0, 10, 0, 0, 0, 10};
+  idx.resize(idx.size() + 20'000'000, 0);
+  std::vector<std::uint8_t> gz(idx.size() / 100 + 1024);
+  z_stream stream{};
+  REQUIRE(deflateInit2(&stream, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  stream.next_in = idx.data();
+  stream.avail_in = static_cast<uInt>(idx.size());
+  stream.next_out = gz.data();
+  stream.avail_out = static_cast<uInt>(gz.size());
+  REQUIRE(deflate(&stream, Z_FINISH) == Z_STREAM_END);
+  gz.resize(stream.total_out);
+  deflateEnd(&stream);
+  CHECK(bytes_to_refuse([&] { (void)gunzip_idx(gz, "bomb.gz"); },
+                        "holds more than the 112 bytes its IDX header announces") < 4'000'000);
+}
+#endif

@@ -1,10 +1,12 @@
 // backprop: version, error types and the internal assertion macro.
 #pragma once
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include <Eigen/Core>
 
@@ -71,16 +73,35 @@ class FormatError : public std::runtime_error {
 
 namespace detail {
 
+/// The parts one after another: what operator+ does, without GCC 12's false -Wrestrict warning on
+/// "literal" + std::string&&.
+template <class... Parts>
+std::string concat(const Parts&... parts) {
+  std::string text;
+  ((text += parts), ...);
+  return text;
+}
+
 /// "3x2": how every message in the library writes a shape.
 inline std::string shape_string(Index rows, Index cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
+/// value in `format` with `precision` digits (general: significant ones; fixed: after the point),
+/// or, without a precision, the shortest text that reads back as the same double.
+inline std::string format_number(double value, std::chars_format format, int precision = -1) {
+  char text[64];
+  const auto [end, error] = precision < 0
+                                ? std::to_chars(text, text + sizeof text, value, format)
+                                : std::to_chars(text, text + sizeof text, value, format, precision);
+  return error == std::errc() ? std::string(text, end) : std::string("?");
+}
+
 /// A number as people write it: 0.5, -1, 1e-08, nan, inf.
+/// Every number the library writes as text goes through std::to_chars: the C locale's digits and
+/// decimal point whatever the process's locale (a German locale would write 0,5 otherwise).
 inline std::string number_string(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
+  return format_number(value, std::chars_format::general, 6);
 }
 
 /// Throws E with the message that message() builds, off the hot path.

@@ -88,10 +88,13 @@ class ScoreAccumulator {
     loss_ += loss_averages_ ? batch_loss * static_cast<double>(samples) : batch_loss;
   }
 
+  /// The loss of every batch added so far: their mean over samples, or their sum.
+  double loss() const { return loss_averages_ ? loss_ / samples_ : loss_; }
+
   /// The scores of every batch added so far.
   Scores result() const {
     Scores s;
-    s.loss = loss_averages_ ? loss_ / samples_ : loss_;
+    s.loss = loss();
     if (task_ == Task::classification) {
       s.accuracy = correct_ / samples_;
     } else {

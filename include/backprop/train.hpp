@@ -15,14 +15,12 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <iomanip>
 #include <iostream>
 #include <limits>
 #include <memory>
 #include <numeric>
 #include <optional>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -53,32 +51,52 @@ struct History {
   int best_epoch = 0;  ///< the epoch whose weights the network holds after fit()
   bool stopped_early = false;
 
-  /// One row per epoch: epoch, learning_rate, seconds, loss and metrics, then val_ columns.
+  /// One row per epoch: epoch, learning_rate, seconds, loss and metrics, then val_ columns. The
+  /// numbers are written in the C locale, whatever the stream's, and read back exactly.
   void write_csv(std::ostream& out) const {
     if (epochs.empty()) return;
     const EpochRecord& first = epochs.front();
-    out << "epoch,learning_rate,seconds";
-    write_header(out, first.train, "");
-    if (first.validation) write_header(out, *first.validation, "val_");
-    out << "\n";
+    std::string text = "epoch,learning_rate,seconds";
+    add_header(text, first.train, "");
+    if (first.validation) add_header(text, *first.validation, "val_");
+    text += "\n";
     for (const EpochRecord& e : epochs) {
-      out << e.epoch << "," << std::setprecision(9) << e.learning_rate << "," << e.seconds;
-      write_values(out, e.train);
-      if (e.validation) write_values(out, *e.validation);
-      out << "\n";
+      text += std::to_string(e.epoch);
+      add(text, e.learning_rate);
+      add(text, e.seconds);
+      add_values(text, e.train);
+      if (e.validation) add_values(text, *e.validation);
+      text += "\n";
     }
+    out << text;
   }
 
  private:
-  static void write_header(std::ostream& out, const Scores& s, const char* prefix) {
-    out << "," << prefix << "loss";
-    if (s.accuracy) out << "," << prefix << "accuracy";
-    if (s.mse) out << "," << prefix << "mse," << prefix << "mae";
+  // ",v": the shortest text that reads back as v.
+  static void add(std::string& text, double v) {
+    text += ',';
+    text += detail::format_number(v, std::chars_format::general);
   }
-  static void write_values(std::ostream& out, const Scores& s) {
-    out << "," << s.loss;
-    if (s.accuracy) out << "," << *s.accuracy;
-    if (s.mse) out << "," << *s.mse << "," << *s.mae;
+  static void add_header(std::string& text, const Scores& s, const std::string& prefix) {
+    auto column = [&](const char* name) {
+      text += ',';
+      text += prefix;
+      text += name;
+    };
+    column("loss");
+    if (s.accuracy) column("accuracy");
+    if (s.mse) {
+      column("mse");
+      column("mae");
+    }
+  }
+  static void add_values(std::string& text, const Scores& s) {
+    add(text, s.loss);
+    if (s.accuracy) add(text, *s.accuracy);
+    if (s.mse) {
+      add(text, *s.mse);
+      add(text, *s.mae);
+    }
   }
 };
 
@@ -262,23 +280,23 @@ inline Index batch_count(Index samples, Index size) {
   return samples / size + (samples % size != 0 ? 1 : 0);
 }
 
-inline std::string format_scores(const Scores& s, const char* prefix) {
-  std::ostringstream out;
-  out << std::setprecision(4) << "  " << prefix << "loss " << s.loss;
-  if (s.accuracy) out << "  " << prefix << "accuracy " << *s.accuracy;
-  if (s.mse) out << "  " << prefix << "mse " << *s.mse << "  " << prefix << "mae " << *s.mae;
-  return out.str();
+inline std::string format_scores(const Scores& s, const std::string& prefix) {
+  auto number = [](double v) { return format_number(v, std::chars_format::general, 4); };
+  std::string text = "  " + prefix + "loss " + number(s.loss);
+  if (s.accuracy) text += "  " + prefix + "accuracy " + number(*s.accuracy);
+  if (s.mse)
+    text += "  " + prefix + "mse " + number(*s.mse) + "  " + prefix + "mae " + number(*s.mae);
+  return text;
 }
 
 /// "epoch 3/10  loss 0.31  accuracy 0.89  val_loss ...  lr 0.001  2.1 s  27.6k samples/s"
 inline std::string epoch_summary(const EpochRecord& record, int epochs, Index samples) {
-  std::ostringstream summary;
-  summary << "epoch " << record.epoch << "/" << epochs << format_scores(record.train, "")
-          << (record.validation ? format_scores(*record.validation, "val_") : "") << "  lr "
-          << std::setprecision(3) << record.learning_rate << "  " << std::fixed
-          << std::setprecision(1) << record.seconds << " s  "
-          << Progress::rate(static_cast<double>(samples) / record.seconds) << " samples/s";
-  return summary.str();
+  return "epoch " + std::to_string(record.epoch) + "/" + std::to_string(epochs) +
+         format_scores(record.train, "") +
+         (record.validation ? format_scores(*record.validation, "val_") : "") + "  lr " +
+         format_number(record.learning_rate, std::chars_format::general, 3) + "  " +
+         format_number(record.seconds, std::chars_format::fixed, 1) + " s  " +
+         Progress::rate(static_cast<double>(samples) / record.seconds) + " samples/s";
 }
 
 /// The scores of the network on (X, Y), evaluated in chunks so that memory stays bounded.
@@ -321,12 +339,13 @@ class EarlyStopping {
     return history.stopped_early = ++waited_ >= patience_;
   }
 
-  /// The best epoch's weights, back into the network.
+  /// The best epoch's weights, back into the network, unless it holds them: then false.
   template <class Net>
-  void restore(Net& net) const {
-    if (best_weights_.empty()) return;
+  bool restore(Net& net, const History& history) const {
+    if (best_weights_.empty() || history.best_epoch == history.epochs.back().epoch) return false;
     net.for_each_parameter(
         [&](std::size_t slot, auto& p, const auto&) { p = best_weights_[slot]; });
+    return true;
   }
 
  private:
@@ -368,7 +387,7 @@ Scores train_epoch(Net& net, const FitData<Scalar>& data, const std::vector<Inde
                          e.what());
     }
     scores.add_loss(loss, n);
-    progress.batch(b + 1, static_cast<double>(first + n), loss);
+    progress.batch(b + 1, static_cast<double>(first + n), scores.loss());
     if (options.on_batch_end) options.on_batch_end(BatchEnd{epoch, b + 1, batches, loss});
   }
   return scores.result();
@@ -437,7 +456,13 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
     }
     if (stop) break;
   }
-  stopping.restore(net);
+  if (stopping.restore(net, history)) {
+    const EpochRecord& best =
+        history.epochs[static_cast<std::size_t>(history.best_epoch - 1 - options.initial_epoch)];
+    progress.say("early stopping: restored the weights of epoch " + std::to_string(best.epoch) +
+                 ", the best (val_loss " +
+                 detail::format_number(best.validation->loss, std::chars_format::general, 4) + ")");
+  }
   return history;
 }
 

@@ -61,6 +61,24 @@ inline int csv(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+// Optimizer state: read into an optimizer of each kind with state and in each scalar type.
+inline int optimizer(const std::uint8_t* data, std::size_t size) {
+  using namespace backprop;
+  const std::vector<std::uint8_t> bytes(data, data + size);
+  rejecting_with_backprop_errors([&] {
+    Adam<float> adam;
+    io::read_optimizer(adam, bytes, "fuzz.bpo");
+  });
+  rejecting_with_backprop_errors([&] {
+    Momentum<double> momentum;
+    io::read_optimizer(momentum, bytes, "fuzz.bpo");
+  });
+  return rejecting_with_backprop_errors([&] {
+    SGD<float> sgd;
+    io::read_optimizer(sgd, bytes, "fuzz.bpo");
+  });
+}
+
 // IDX bytes (uncompressed).
 inline int idx(const std::uint8_t* data, std::size_t size) {
   using namespace backprop;
@@ -72,5 +90,16 @@ inline int idx(const std::uint8_t* data, std::size_t size) {
     if (count != array.values.size()) throw std::logic_error("parse_idx lost values");
   });
 }
+
+#if defined(BACKPROP_WITH_ZLIB)
+// Gzip-compressed IDX bytes.
+inline int idx_gz(const std::uint8_t* data, std::size_t size) {
+  using namespace backprop;
+  return rejecting_with_backprop_errors([&] {
+    const auto bytes = gunzip_idx(std::vector<std::uint8_t>(data, data + size), "fuzz.idx.gz");
+    (void)parse_idx(bytes, "fuzz.idx.gz");
+  });
+}
+#endif
 
 }  // namespace fuzz

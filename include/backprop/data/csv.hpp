@@ -7,8 +7,10 @@
 // Fields are separated by `delimiter` and may be quoted ("a, b", with "" for a quote); spaces
 // around a field and blank lines are ignored, as are a UTF-8 byte-order mark and \r\n line ends.
 // Columns that are not selected may hold anything. Every problem is a FormatError naming the
-// file, the line and the column: a field that is not a number, a row with too few or too many
-// fields, an empty file, and NaN or Inf (unless allow_non_finite).
+// file, the line and the column: a field that is not a number, a number out of the scalar's range
+// (1e400, or 1e-400, which would read as 0), a row with too few or too many fields, an empty
+// file, and NaN or Inf (unless allow_non_finite). Numbers are read in the C locale (a point, not
+// a comma, whatever the process's locale).
 #pragma once
 
 #include <algorithm>
@@ -140,11 +142,28 @@ inline bool read_csv_row(std::istream& in, const std::string& source, char delim
 }
 
 /// Parses a whole field as a number; false when it is not one.
-inline bool parse_number(std::string_view text, double& value) {
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  if (text.empty()) return false;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size();
+/// What parse_number found.
+enum class Parsed { number, not_a_number, out_of_range };
+
+/// Parses a whole field as a number of type Scalar, in the C locale: an optional sign (one), then
+/// what std::from_chars reads ("1.5", "-2e-3", "nan", "inf"). A number that Scalar cannot hold,
+/// too large (1e400) or so small that it would read as 0 (1e-400), is out_of_range.
+template <class Scalar>
+Parsed parse_number(std::string_view text, Scalar& value) {
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+    if (!text.empty() && (text.front() == '-' || text.front() == '+')) return Parsed::not_a_number;
+  }
+  if (text.empty()) return Parsed::not_a_number;
+  double parsed = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (end != text.data() + text.size()) return Parsed::not_a_number;
+  if (error == std::errc::result_out_of_range) return Parsed::out_of_range;
+  if (error != std::errc()) return Parsed::not_a_number;
+  value = static_cast<Scalar>(parsed);
+  if (std::isfinite(parsed) && (!std::isfinite(value) || (value == 0 && parsed != 0)))
+    return Parsed::out_of_range;
+  return Parsed::number;
 }
 
 }  // namespace detail
@@ -237,16 +256,20 @@ CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
     auto read = [&](std::size_t column) {
       const std::string& field = fields[column];
       const std::string label = "\"" + field + "\" in column \"" + names[column] + "\"";
-      double value = 0;
-      if (!detail::parse_number(field, value))
+      Scalar value = 0;
+      const detail::Parsed parsed = detail::parse_number(field, value);
+      if (parsed == detail::Parsed::not_a_number)
         fail_at(number, column + 1,
                 field.empty()
                     ? "the field in column \"" + names[column] + "\" is empty, not a number"
                     : label + " is not a number");
+      if (parsed == detail::Parsed::out_of_range)
+        fail_at(number, column + 1,
+                label + " is out of range for " + (sizeof(Scalar) == 4 ? "float" : "double"));
       if (!std::isfinite(value) && !options.allow_non_finite)
         fail_at(number, column + 1,
                 label + " is not finite (set allow_non_finite to accept NaN and Inf)");
-      return static_cast<Scalar>(value);
+      return value;
     };
     for (std::size_t k = 0; k < feature_columns.size(); ++k)
       data.features(r, static_cast<Index>(k)) = read(feature_columns[k]);
@@ -256,11 +279,23 @@ CsvData<Scalar> read_csv(std::istream& in, const std::string& source,
   return data;
 }
 
+namespace detail {
+/// The text file at `path`, open; a FileError for a directory or a file that cannot be opened.
+/// (Pipes and other streams are fine: a CSV is read line by line.)
+inline std::ifstream open_text(const std::filesystem::path& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    throw FileError(path.string() + ": is a directory, not a file");
+  std::ifstream in(path);
+  if (!in) throw FileError(path.string() + ": cannot open for reading");
+  return in;
+}
+}  // namespace detail
+
 /// The names in the first non-blank line of a CSV file.
 inline std::vector<std::string> read_csv_header(const std::filesystem::path& path,
                                                 char delimiter = ',') {
-  std::ifstream in(path);
-  if (!in) throw FileError(path.string() + ": cannot open for reading");
+  std::ifstream in = detail::open_text(path);
   std::size_t number = 0;
   std::vector<std::string> names;
   if (detail::read_csv_row(in, path.string(), delimiter, number, names)) return names;
@@ -270,8 +305,7 @@ inline std::vector<std::string> read_csv_header(const std::filesystem::path& pat
 /// Reads the CSV file at `path`; messages name the file.
 template <class Scalar = double>
 CsvData<Scalar> read_csv(const std::filesystem::path& path, const CsvOptions& options = {}) {
-  std::ifstream in(path);
-  if (!in) throw FileError(path.string() + ": cannot open for reading");
+  std::ifstream in = detail::open_text(path);
   return read_csv<Scalar>(in, path.string(), options);
 }
 

@@ -43,7 +43,18 @@ class Scaler {
     const Eigen::Ref<const Eigen::MatrixXd> data(x.template cast<double>());
     if (!data.allFinite())
       throw ArgumentError("backprop::" + std::string(kind()) + "::fit: X holds NaN or Inf values");
-    fit_columns(data);
+    Row offset, scale;
+    fit_columns(data, offset, scale);
+    // Columns like {1e200, -1e200} overflow the mean, the spread or the range: a scaler that
+    // cannot be saved and read back is refused here, where it is made.
+    for (Index c = 0; c < offset.size(); ++c)
+      if (!std::isfinite(offset(c)) || !std::isfinite(scale(c)))
+        throw ArgumentError(
+            "backprop::" + std::string(kind()) + "::fit: column " + std::to_string(c) +
+            " gives offset " + detail::number_string(offset(c)) + " and scale " +
+            detail::number_string(scale(c)) + ": its values are too large to scale in double");
+    offset_ = std::move(offset);
+    scale_ = std::move(scale);
   }
 
   /// X: (samples, features) -> (X - offset) / scale, in X's scalar type
@@ -83,7 +94,9 @@ class Scaler {
   }
 
  protected:
-  virtual void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) = 0;
+  /// X: (samples, features), finite  ->  one offset and one scale per column.
+  virtual void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x, Row& offset,
+                           Row& scale) const = 0;
   Row offset_, scale_;
 
  private:
@@ -104,15 +117,16 @@ class MaxScaler final : public Scaler {
   std::string_view kind() const override { return "MaxScaler"; }
 
  protected:
-  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) override {
+  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x, Row& offset,
+                   Row& scale) const override {
     const Row max = x.colwise().maxCoeff();
     for (Index c = 0; c < max.size(); ++c)
       if (!(max(c) > 0))
         throw ArgumentError("backprop::MaxScaler::fit: column " + std::to_string(c) +
                             " has maximum " + detail::number_string(max(c)) +
                             "; dividing by it would not scale it (use MinMaxScaler)");
-    offset_ = Row::Zero(max.size());
-    scale_ = max;
+    offset = Row::Zero(max.size());
+    scale = max;
   }
 };
 
@@ -122,10 +136,11 @@ class MinMaxScaler final : public Scaler {
   std::string_view kind() const override { return "MinMaxScaler"; }
 
  protected:
-  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) override {
-    offset_ = x.colwise().minCoeff();
-    scale_ = x.colwise().maxCoeff() - offset_;
-    scale_ = (scale_.array() == 0).select(1.0, scale_);
+  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x, Row& offset,
+                   Row& scale) const override {
+    offset = x.colwise().minCoeff();
+    scale = x.colwise().maxCoeff() - offset;
+    scale = (scale.array() == 0).select(1.0, scale);
   }
 };
 
@@ -135,21 +150,23 @@ class StandardScaler final : public Scaler {
   std::string_view kind() const override { return "StandardScaler"; }
 
  protected:
-  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x) override {
-    offset_ = x.colwise().mean();
-    scale_ =
-        ((x.rowwise() - offset_).array().square().colwise().sum() / static_cast<double>(x.rows()))
+  void fit_columns(const Eigen::Ref<const Eigen::MatrixXd>& x, Row& offset,
+                   Row& scale) const override {
+    offset = x.colwise().mean();
+    scale =
+        ((x.rowwise() - offset).array().square().colwise().sum() / static_cast<double>(x.rows()))
             .sqrt();
-    scale_ = (scale_.array() == 0).select(1.0, scale_);
+    scale = (scale.array() == 0).select(1.0, scale);
   }
 };
 
-/// A scaler by kind: "max", "minmax", "standard", or the class names; nullptr for anything else.
+/// A scaler by kind: "max", "minmax", "standard", or the class names; ArgumentError otherwise.
 inline std::unique_ptr<Scaler> make_scaler(std::string_view kind) {
   if (kind == "max" || kind == "MaxScaler") return std::make_unique<MaxScaler>();
   if (kind == "minmax" || kind == "MinMaxScaler") return std::make_unique<MinMaxScaler>();
   if (kind == "standard" || kind == "StandardScaler") return std::make_unique<StandardScaler>();
-  return nullptr;
+  throw ArgumentError("backprop::make_scaler: unknown scaler \"" + std::string(kind) +
+                      "\"; known: max, minmax, standard");
 }
 
 }  // namespace backprop

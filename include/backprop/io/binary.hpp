@@ -21,8 +21,6 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -32,6 +30,7 @@
 
 #include "../config.hpp"
 #include "bytes.hpp"
+#include "file.hpp"
 
 namespace backprop::io {
 
@@ -141,40 +140,6 @@ inline Framed unframe(const std::vector<std::uint8_t>& bytes, std::string_view k
     fail(std::string(text) + ": the file is corrupted");
   }
   return {header_size, body_end, scalar};
-}
-
-/// All bytes of the file at `path`, or a FileError.
-inline std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw FileError(path.string() + ": cannot open for reading");
-  const std::streamoff size = in.tellg();
-  std::vector<std::uint8_t> bytes(size > 0 ? static_cast<std::size_t>(size) : 0);
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
-    throw FileError(path.string() + ": read error");
-  return bytes;
-}
-
-/// Writes to a temporary file beside `path`, then renames it over `path`: a crash or a full disk
-/// never leaves a half-written file under the real name.
-inline void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
-  std::filesystem::path temporary = path;
-  temporary += ".partial";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw FileError(path.string() + ": cannot open for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw FileError(path.string() + ": write error (disk full?)");
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) throw FileError(path.string() + ": cannot replace the file: " + error.message());
 }
 
 }  // namespace backprop::io

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -101,16 +102,33 @@ class Reader {
       fail("a matrix of " + std::to_string(rows) + "x" + std::to_string(cols) +
            " values does not fit in the " + std::to_string(end_ - at_) + " bytes left");
     // Column by column is the storage order: one pass over the values (none for an empty matrix,
-    // however many columns it claims).
+    // however many columns it claims). A value that Scalar cannot hold (1e300 as a float) is an
+    // error, not an infinity.
     Eigen::Matrix<Scalar, Dynamic, Dynamic> m(static_cast<Index>(rows), static_cast<Index>(cols));
-    for (Index i = 0; i < m.size(); ++i)
-      m.data()[i] = bytes_per_scalar == 4 ? static_cast<Scalar>(std::bit_cast<float>(u32()))
-                                          : static_cast<Scalar>(std::bit_cast<double>(u64()));
+    for (Index i = 0; i < m.size(); ++i) {
+      const double value = bytes_per_scalar == 4 ? double(std::bit_cast<float>(u32()))
+                                                 : std::bit_cast<double>(u64());
+      m.data()[i] = static_cast<Scalar>(value);
+      if (std::isfinite(value) && !std::isfinite(m.data()[i]))
+        fail("the value " + ::backprop::detail::number_string(value) + " does not fit in " +
+             (sizeof(Scalar) == 4 ? "float" : "double"));
+    }
     return m;
   }
 
-  std::size_t offset() const { return at_; }  ///< where the next field starts
-  bool done() const { return at_ == end_; }   ///< whether every byte was read
+  /// A u32 count of items of at least `bytes_each` bytes, checked against the bytes that remain
+  /// before anyone allocates for them.
+  std::uint32_t count(std::size_t bytes_each, const std::string& what) {
+    const std::uint32_t n = u32();
+    if (bytes_each > 0 && n > (end_ - at_) / bytes_each)
+      fail(std::to_string(n) + " " + what + " cannot fit in the " + std::to_string(end_ - at_) +
+           " bytes left");
+    return n;
+  }
+
+  std::size_t offset() const { return at_; }            ///< where the next field starts
+  std::size_t remaining() const { return end_ - at_; }  ///< bytes not read yet
+  bool done() const { return at_ == end_; }             ///< whether every byte was read
   /// What is being read ("layer 2"), for the messages of fail(); empty for none.
   void set_context(std::string context) { context_ = std::move(context); }
   /// Throws a FormatError naming the file, what was being read and the current byte.

@@ -36,16 +36,15 @@ inline std::unique_ptr<Scaler> restore_scaler(const ModelExtras& extras, const s
   const auto scale = extras.arrays.find(key + ".scale");
   if (kind == extras.texts.end() || offset == extras.arrays.end() || scale == extras.arrays.end())
     throw FormatError(source + ": the model file has no scaler for its " + key);
-  auto scaler = make_scaler(kind->second);
-  if (!scaler) throw FormatError(source + ": unknown scaler \"" + kind->second + "\"");
   if (offset->second.rows() != 1 || scale->second.rows() != 1)
     throw FormatError(source + ": the " + key + " scaler's offset and scale must be rows");
   try {
+    auto scaler = make_scaler(kind->second);
     scaler->set(offset->second, scale->second);
+    return scaler;
   } catch (const std::invalid_argument& e) {
     throw FormatError(source + ": the " + key + " scaler: " + e.what());
   }
-  return scaler;
 }
 
 /// Names joined by newlines (which a CSV header name cannot contain unquoted), and split back.

@@ -50,13 +50,13 @@ namespace backprop {
 namespace detail {
 
 template <class... Lists>
-struct concat;
+struct concat_lists;
 template <class List>
-struct concat<List> {
+struct concat_lists<List> {
   using type = List;
 };
 template <template <class...> class List, class... A, class... B, class... Rest>
-struct concat<List<A...>, List<B...>, Rest...> : concat<List<A..., B...>, Rest...> {};
+struct concat_lists<List<A...>, List<B...>, Rest...> : concat_lists<List<A..., B...>, Rest...> {};
 
 /// The kinds of a network's type (a Network's own layers; none for a Sequential, whose kinds are
 /// known only at run time), and the activations among them.
@@ -75,9 +75,9 @@ template <class Kinds>
 struct own_activations;
 template <class... Kinds>
 struct own_activations<LayerList<Kinds...>>
-    : concat<ActivationList<>,
-             std::conditional_t<std::is_void_v<typename Kinds::activation>, ActivationList<>,
-                                ActivationList<typename Kinds::activation>>...> {};
+    : concat_lists<ActivationList<>,
+                   std::conditional_t<std::is_void_v<typename Kinds::activation>, ActivationList<>,
+                                      ActivationList<typename Kinds::activation>>...> {};
 
 }  // namespace detail
 
@@ -130,30 +130,39 @@ template <class Scalar, class Activations = BuiltinActivations, class Layers = B
 ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::string& source) {
   const Framed framed = unframe(bytes, "MODL", source);
   Reader r(bytes, framed.body_begin, framed.body_end, source);
-  const std::uint32_t depth = r.u32();
-  if (depth == 0 || depth > 100000) r.fail("a layer count of " + std::to_string(depth));
+  // A layer takes at least 20 bytes (its kind's name and its widths).
+  const std::uint32_t depth = r.count(20, "layers");
+  if (depth == 0) r.fail("a model file needs at least one layer");
 
   // Each layer: its kind by name, its widths, then the kind reads its own settings and state.
   std::optional<Sequential<Scalar>> net;
+  double parameters = 0;  // declared so far, in double: no overflow whatever a file claims
   for (std::uint32_t i = 0; i < depth; ++i) {
     r.set_context("layer " + std::to_string(i));
     const std::string kind = r.text(64);
     const std::uint64_t in = r.u64(), out = r.u64();
-    if (in < 1 || out < 1 || in > (std::uint64_t(1) << 32) || out > (std::uint64_t(1) << 32))
+    if (in < 1 || out < 1 || in > (std::uint64_t(1) << 31) || out > (std::uint64_t(1) << 31))
       r.fail("impossible widths " + std::to_string(in) + "->" + std::to_string(out));
     if (!net) net.emplace(static_cast<Index>(in));
     if (static_cast<Index>(in) != net->widths().back())
       r.fail("it takes " + std::to_string(in) + " inputs but layer " + std::to_string(i - 1) +
              " has " + std::to_string(net->widths().back()) + " outputs");
     const bool known = with_layer_kind(Layers{}, kind, [&]<class Kind>() {
-      Kind::template read<Activations>(r, static_cast<Index>(in), static_cast<Index>(out),
-                                       [&]<class L>() {
-                                         try {
-                                           net->template add<L>(static_cast<Index>(out));
-                                         } catch (const std::invalid_argument& e) {
-                                           r.fail(e.what());
-                                         }
-                                       });
+      Kind::template read<Activations>(
+          r, static_cast<Index>(in), static_cast<Index>(out), [&]<class L>() {
+            // Its parameters must be in the file, before any
+            // allocation is made for them.
+            parameters += static_cast<double>(
+                L::parameter_count(static_cast<Index>(in), static_cast<Index>(out)));
+            if (parameters * framed.bytes_per_scalar > static_cast<double>(r.remaining()))
+              r.fail("its parameters cannot fit in the " + std::to_string(r.remaining()) +
+                     " bytes left");
+            try {
+              net->template add<L>(static_cast<Index>(out));
+            } catch (const std::invalid_argument& e) {
+              r.fail(e.what());
+            }
+          });
     });
     if (!known) r.fail("unknown layer kind \"" + kind + "\"");
     net->visit_layer(i, [&](auto& node) { node.read_state(r); });
@@ -186,12 +195,12 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
     });
 
   ModelExtras extras;
-  const std::uint32_t texts = r.u32();
+  const std::uint32_t texts = r.count(8, "texts");
   for (std::uint32_t i = 0; i < texts; ++i) {
     std::string key = r.text();
     extras.texts[key] = r.text(1 << 24);
   }
-  const std::uint32_t arrays = r.u32();
+  const std::uint32_t arrays = r.count(20, "arrays");
   for (std::uint32_t i = 0; i < arrays; ++i) {
     std::string key = r.text();
     extras.arrays[key] = r.template matrix<double>(8);
@@ -261,9 +270,9 @@ void save_model(const Net& net, const std::filesystem::path& path, const ModelEx
 template <class Activations = BuiltinActivations, class Layers = BuiltinLayers, class Net>
 void load_model(Net& net, const std::filesystem::path& path, ModelExtras* extras = nullptr) {
   using Own = typename detail::own_kinds<Net>::type;
-  using AllLayers = typename detail::concat<Layers, Own>::type;
+  using AllLayers = typename detail::concat_lists<Layers, Own>::type;
   using AllActivations =
-      typename detail::concat<Activations, typename detail::own_activations<Own>::type>::type;
+      typename detail::concat_lists<Activations, typename detail::own_activations<Own>::type>::type;
   const auto bytes = io::read_file(path);
   auto model = io::parse<typename Net::Scalar, AllActivations, AllLayers>(bytes, path.string());
   io::apply(model, net, path.string());

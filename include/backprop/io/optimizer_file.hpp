@@ -8,7 +8,7 @@
 // The body of the file (kind "OPTM" in the container of binary.hpp) is:
 //
 //   text name                    "sgd", "momentum", "adagrad", "rmsprop", "adam"
-//   u64 steps taken              (Adam's t; 0 for the others)
+//   u64 steps taken              (every optimizer counts them; Adam uses them as t)
 //   u32 slot count, then for each slot: u32 array count K, then K matrices
 //       (u64 rows, u64 cols, values column by column in the header's scalar type)
 //
@@ -16,7 +16,10 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "../config.hpp"
 #include "binary.hpp"
@@ -26,13 +29,10 @@ namespace backprop {
 /// Writes the optimizer's state to `path`, replacing it only once the whole file is written.
 template <class Optimizer>
 void save_optimizer(const Optimizer& optimizer, const std::filesystem::path& path) {
-  using Scalar = decltype(optimizer.learning_rate());
+  using Scalar = typename Optimizer::Scalar;
   io::Writer w;
   w.text(Optimizer::name);
-  std::uint64_t steps = 0;
-  if constexpr (requires { optimizer.steps(); })
-    steps = static_cast<std::uint64_t>(optimizer.steps());
-  w.u64(steps);
+  w.u64(static_cast<std::uint64_t>(optimizer.steps()));
   if constexpr (requires { optimizer.state(); }) {
     const auto& slots = optimizer.state();
     w.u32(static_cast<std::uint32_t>(slots.size()));
@@ -47,19 +47,23 @@ void save_optimizer(const Optimizer& optimizer, const std::filesystem::path& pat
   io::write_file(path, io::frame<Scalar>("OPTM", w));
 }
 
-/// Reads the state in `path` into the optimizer: all or nothing.
+namespace io {
+
+/// Reads an optimizer file's bytes into the optimizer: all or nothing. `source` names the file.
 template <class Optimizer>
-void load_optimizer(Optimizer& optimizer, const std::filesystem::path& path) {
-  using Scalar = decltype(optimizer.learning_rate());
-  const std::string source = path.string();
-  const auto bytes = io::read_file(path);
+void read_optimizer(Optimizer& optimizer, const std::vector<std::uint8_t>& bytes,
+                    const std::string& source) {
+  using Scalar = typename Optimizer::Scalar;
   const io::Framed framed = io::unframe(bytes, "OPTM", source);
   io::Reader r(bytes, framed.body_begin, framed.body_end, source);
   const std::string name = r.text(64);
   if (name != Optimizer::name)
     r.fail("the file holds the state of " + name + ", not of " + std::string(Optimizer::name));
   const std::uint64_t steps = r.u64();
-  const std::uint32_t slot_count = r.u32();
+  if (steps > static_cast<std::uint64_t>(std::numeric_limits<long>::max()))
+    r.fail("a step count of " + std::to_string(steps) + " is more than a long holds");
+  // A slot takes at least 4 bytes (its count of arrays): bounded before anything is allocated.
+  const std::uint32_t slot_count = r.count(4, "slots");
   if constexpr (requires { optimizer.state(); }) {
     using Slots = std::remove_cvref_t<decltype(optimizer.state())>;
     Slots slots(slot_count);
@@ -68,8 +72,11 @@ void load_optimizer(Optimizer& optimizer, const std::filesystem::path& path) {
       if (k != slot.size())
         r.fail(std::to_string(k) + " arrays in a slot, where " + std::string(Optimizer::name) +
                " keeps " + std::to_string(slot.size()));
-      for (auto& array : slot)
+      for (auto& array : slot) {
         array = r.template matrix<Scalar>(framed.bytes_per_scalar).array();
+        if (array.rows() != slot[0].rows() || array.cols() != slot[0].cols())
+          r.fail("the arrays of a slot have different shapes");
+      }
     }
     if (!r.done()) r.fail("unexpected bytes after the last field");
     // Checked: from here on nothing throws.
@@ -79,8 +86,15 @@ void load_optimizer(Optimizer& optimizer, const std::filesystem::path& path) {
       r.fail(std::string(Optimizer::name) + " keeps no state, but the file has some");
     if (!r.done()) r.fail("unexpected bytes after the last field");
   }
-  if constexpr (requires { optimizer.set_steps(1L); })
-    optimizer.set_steps(static_cast<long>(steps));
+  optimizer.set_steps(static_cast<long>(steps));
+}
+
+}  // namespace io
+
+/// Reads the state in `path` into the optimizer: all or nothing.
+template <class Optimizer>
+void load_optimizer(Optimizer& optimizer, const std::filesystem::path& path) {
+  io::read_optimizer(optimizer, io::read_file(path), path.string());
 }
 
 }  // namespace backprop
