@@ -1,4 +1,4 @@
-// The tutorial's 2-3-1 network, from a project that only links backprop::backprop.
+// The tutorial's 2-3-1 network, from a project that links backprop::backprop (or backprop::zlib).
 #include <backprop/backprop.hpp>
 
 #include <iostream>
@@ -17,5 +17,9 @@ int main() {
   for (int i = 0; i < 1000; ++i)
     net.train_step(scaled, y, HalfSumSquared{}, sgd);
   std::cout << "backprop " << BACKPROP_VERSION_STRING << ": predicted score "
-            << 100 * net.predict(scaler.transform(Eigen::RowVector2d(4, 8)))(0) << "\n";
+            << 100 * net.predict(scaler.transform(Eigen::RowVector2d(4, 8)))(0);
+#ifdef BACKPROP_WITH_ZLIB
+  std::cout << ", with zlib " << ZLIB_VERSION;
+#endif
+  std::cout << "\n";
 }
