@@ -142,9 +142,10 @@ TEST_CASE("Values that cannot round-trip are refused where they are read or made
   big.parameters<0>().W(1, 0) = 1e300;
   save_model(big, dir / "big.bpm");
   Network<float, Dense<2, 1, Identity>> small;
+  const Eigen::Matrix<float, 2, 1> before = small.parameters<0>().W;
   test::check_throws<FormatError>([&] { load_model(small, dir / "big.bpm"); },
                                   {"the value 1e+300 does not fit in float"});
-  CHECK(small.parameters<0>().W.isZero());
+  CHECK(small.parameters<0>().W == before);
 
   // An optimizer file claiming 2^64 - 1 steps.
   Adam<float> adam;

@@ -72,3 +72,54 @@ TEST_CASE("StandardNormal has mean 0 and variance 1", "[init]") {
   CHECK(std::abs(w.mean()) < 0.005);
   CHECK(w.array().square().mean() == test::Approx(1.0).epsilon(0.01));
 }
+
+TEST_CASE("Without an initializer, layer i starts as HeNormal{i} or GlorotUniform{i} fills it",
+          "[init]") {
+  // Keras's glorot_uniform, with He's normal for the ReLU family; never all zeros.
+  using Net = Network<double, Dense<4, 8, Tanh>, Dropout<8>, Dense<8, 6, LeakyReLU<>>,
+                      Dense<6, 3, Softmax>>;
+  const Net net;
+  Eigen::MatrixXd W0(4, 8), W2(8, 6), W3(6, 3);
+  GlorotUniform{0}.fill(W0);
+  HeNormal{2}.fill(W2);
+  GlorotUniform{3}.fill(W3);
+  CHECK(net.parameters<0>().W == W0);
+  CHECK(net.parameters<2>().W == W2);
+  CHECK(net.parameters<3>().W == W3);
+  CHECK(net.parameters<0>().b.isZero(0));
+  CHECK(!W0.isZero(0));
+  CHECK(!W2.isZero(0));
+  CHECK(!W3.isZero(0));
+  static_assert(rectified<ReLU> && rectified<LeakyReLU<>> && !rectified<Sigmoid> &&
+                !rectified<Softplus>);
+
+  // Sequential starts where Network does, layer by layer, with sizes fixed or not.
+  Sequential<double> seq(4);
+  seq.add_dense(8, "tanh").add_dropout(0.5).add_dense(6, "leaky_relu").add_dense(3, "softmax");
+  const Network<double, Dense<Dynamic, Dynamic, Tanh>, Dropout<>, Dense<Dynamic, 6, LeakyReLU<>>,
+                Dense<Dynamic, 3, Softmax>>
+      dynamic({4, 8, 8, 6, 3});
+  std::vector<Eigen::MatrixXd> from_seq, from_net, from_dynamic;
+  seq.for_each_parameter([&](std::size_t, const auto& p, const auto&) { from_seq.push_back(p); });
+  net.for_each_parameter([&](std::size_t, const auto& p, const auto&) { from_net.push_back(p); });
+  dynamic.for_each_parameter(
+      [&](std::size_t, const auto& p, const auto&) { from_dynamic.push_back(p); });
+  CHECK(from_seq == from_net);
+  CHECK(from_dynamic == from_net);
+}
+
+TEST_CASE("A network nobody initialized still learns", "[init]") {
+  // XOR with a ReLU hidden layer: from zeros every hidden unit would stay alike and the loss flat.
+  Eigen::Matrix<double, 4, 2> x;
+  x << 0, 0, 0, 1, 1, 0, 1, 1;
+  const Eigen::Vector4d y(0, 1, 1, 0);
+  Sequential<double> net(2);
+  net.add_dense(8, "relu").add_dense(1, "sigmoid");
+  Adam<double> adam({.learning_rate = 0.05});
+  const double first = net.loss(x, y, BinaryCrossEntropy{});
+  for (int i = 0; i < 500; ++i)
+    net.train_step(x, y, BinaryCrossEntropy{}, adam);
+  CHECK(net.loss(x, y, BinaryCrossEntropy{}) < 0.1 * first);
+  const Eigen::Vector4d p = net.predict(x);
+  CHECK((p.array() > 0.5).cast<double>().matrix() == y);
+}

@@ -100,6 +100,8 @@ struct Tanh : Elementwise<Tanh> {
 /// max(z, 0)                       relu' = [a > 0]   (0 at the kink, as PyTorch)
 struct ReLU : Elementwise<ReLU> {
   static constexpr std::string_view name = "relu";
+  /// He's initialization fits it (init.hpp's DefaultInit).
+  static constexpr bool rectified = true;
   /// max(z, 0), elementwise.
   template <class Z>
   static auto value(const Eigen::ArrayBase<Z>& z) {
@@ -154,6 +156,8 @@ struct LeakyReLU : Elementwise<LeakyReLU<Slope>> {
   static_assert(Slope::num > 0 && Slope::num < Slope::den,
                 "LeakyReLU: the slope must be in (0, 1)");
   static constexpr std::string_view name = detail::LeakyReluName<Slope::num, Slope::den>::value;
+  /// He's initialization fits it (init.hpp's DefaultInit).
+  static constexpr bool rectified = true;
   /// The slope for z < 0, as a number.
   static constexpr double slope = static_cast<double>(Slope::num) / static_cast<double>(Slope::den);
 

@@ -85,6 +85,7 @@ class AnyLayer {
   virtual void visit_tensors(TensorVisitor& visitor) = 0;
   virtual void visit_tensors(ConstTensorVisitor& visitor) const = 0;
   virtual void fill_weights(Filler& filler) = 0;
+  virtual void initialize_default(std::uint32_t layer_index) = 0;
   virtual void write_config(io::Writer& w) const = 0;
   virtual void write_state(io::Writer& w) const = 0;
   virtual void read_state(io::Reader& r) = 0;
@@ -175,6 +176,9 @@ class LayerModel final : public AnyLayer<Scalar> {
     node_.for_each_tensor([&](const auto& p, const auto& g) { visitor(p, g); });
   }
   void fill_weights(typename Base::Filler& filler) override { node_.initialize(filler); }
+  void initialize_default(std::uint32_t layer_index) override {
+    node_.initialize_default(layer_index);
+  }
   void write_config(io::Writer& w) const override { node_.write_config(w); }
   void write_state(io::Writer& w) const override { node_.write_state(w); }
   void read_state(io::Reader& r) override { node_.read_state(r); }

@@ -45,6 +45,7 @@
 #include <Eigen/Core>
 
 #include "config.hpp"
+#include "init.hpp"
 
 namespace backprop {
 
@@ -158,6 +159,11 @@ class LayerNode {
   template <class Init>
   void initialize(Init& init) {
     L::initialize(parameters_, init);
+  }
+  /// The parameters a network starts from as its layer_index-th layer (init.hpp's
+  /// default_initialize).
+  void initialize_default(std::uint32_t layer_index) {
+    default_initialize<typename L::activation>(layer_index, [&](auto& init) { initialize(init); });
   }
 
   /// X: (batch, in)  ->  ws.A: (batch, out); reads only the parameters.

@@ -5,10 +5,11 @@
 
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/rescale.hpp"
 
 namespace backprop {
 
-/// Dense and Dropout.
-using BuiltinLayers = LayerList<Dense<Dynamic, Dynamic>, Dropout<>>;
+/// Dense, Dropout and Rescale.
+using BuiltinLayers = LayerList<Dense<Dynamic, Dynamic>, Dropout<>, Rescale<>>;
 
 }  // namespace backprop

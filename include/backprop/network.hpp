@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -26,6 +27,7 @@
 #include "layer.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/rescale.hpp"
 #include "loss.hpp"
 
 namespace backprop {
@@ -96,10 +98,13 @@ class StaticStore {
       fuses_with<L, typename OutputLayer::activation> ||
       detail::HasOutputGradient<L, Eigen::MatrixX<Scalar>, Eigen::MatrixX<Scalar>>;
 
+  /// Layers of the given widths, each with its default parameters (init.hpp).
   explicit StaticStore(const Widths& widths)
       : widths_(widths), nodes_([&]<std::size_t... I>(std::index_sequence<I...>) {
           return std::tuple{LayerNode<Layers, Scalar>(widths[I], widths[I + 1])...};
-        }(std::make_index_sequence<depth>{})) {}
+        }(std::make_index_sequence<depth>{})) {
+    for_each([&](auto i) { layer(i).initialize_default(static_cast<std::uint32_t>(i)); });
+  }
 
   static constexpr std::size_t size() { return depth; }
   const Widths& widths() const { return widths_; }
@@ -204,7 +209,8 @@ class Network : public BasicNetwork<detail::StaticStore<Scalar_, Layers...>> {
   template <int Batch>
   using Output = detail::MatrixFor<Scalar, Batch, outputs>;
 
-  /// All weights zero. The sizes come from the layer types.
+  /// The default parameters (init.hpp's default_initialize: Glorot or He, seeded by layer). The
+  /// sizes come from the layer types.
   Network() requires(fixed_size) : Network(Widths{Layers::inputs..., OutputLayer::outputs}) {}
 
   /// Weights from an initializer, such as StandardNormal{seed}.
@@ -213,8 +219,8 @@ class Network : public BasicNetwork<detail::StaticStore<Scalar_, Layers...>> {
     this->initialize(init);
   }
 
-  /// All weights zero, with the widths given at run time: {inputs, hidden..., outputs}. Sizes
-  /// fixed by a layer type must agree with them.
+  /// The default parameters, with the widths given at run time: {inputs, hidden..., outputs}.
+  /// Sizes fixed by a layer type must agree with them.
   explicit Network(const Widths& widths) : Engine(Store(checked(widths))) {}
 
   /// Run-time widths, and weights from an initializer.

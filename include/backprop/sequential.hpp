@@ -26,6 +26,7 @@
 #include "engine.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/rescale.hpp"
 
 namespace backprop {
 
@@ -61,8 +62,9 @@ class DynamicStore {
   DynamicStore(DynamicStore&&) noexcept = default;
   DynamicStore& operator=(DynamicStore&&) noexcept = default;
 
-  /// Appends a layer whose input width is the last output width.
+  /// Appends a layer whose input width is the last output width, with its default parameters.
   void push(std::unique_ptr<AnyLayer<Scalar>> layer) {
+    layer->initialize_default(static_cast<std::uint32_t>(layers_.size()));
     widths_.push_back(layer->info().outputs);
     layers_.push_back(std::move(layer));
   }
@@ -161,8 +163,8 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
     return *this;
   }
 
-  /// Appends Dense(width of the last layer -> units) with activation A. Its weights are zero until
-  /// initialize().
+  /// Appends Dense(width of the last layer -> units) with activation A, its weights as init.hpp's
+  /// default_initialize gives them until initialize().
   template <ActivationFunction A>
   Sequential& add_dense(Index units, Bias bias = Bias::on) {
     if (bias == Bias::on) return add<Dense<Dynamic, Dynamic, A, Bias::on>>(units);
@@ -178,6 +180,13 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
       throw ArgumentError("backprop::Sequential::add_dense: " +
                           unknown_activation(activation, BuiltinActivations{}));
     return *this;
+  }
+
+  /// Appends a fixed affine map of the last width (layers/rescale.hpp): first, it scales raw rows
+  /// as the training data was (Rescaling::transform(scaler)); last, it turns answers into the
+  /// targets' units (Rescaling::inverse_transform(scaler)).
+  Sequential& add_rescale(const Rescaling& map) {
+    return add<Rescale<>>(this->widths().back(), map);
   }
 
   /// Appends inverted dropout of the given rate, its masks drawn from `seed`.
