@@ -4,8 +4,9 @@
 //
 // With no flags it trains on the tutorial's data (examples/data/study_sleep.csv): two inputs,
 // hidden layers of the given widths, inputs and targets scaled as --scaler says (the tutorial
-// divides by the maximum), the loss MeanSquared. It prints the progress and the error in the
-// target's own units, and saves the model with the column names and both scalers.
+// divides by the maximum), the loss MeanSquared. The scalings are layers of the network (Rescale),
+// so the saved model takes raw rows and answers in the target's units. It prints the progress and
+// the error in those units, and saves the model with the column names.
 #include <cmath>
 #include <cstdint>
 #include <iomanip>
@@ -27,22 +28,64 @@ namespace {
 using namespace backprop;
 using Matrix = Eigen::MatrixXd;
 
-// Trains `net` with the optimizer named by --optimizer.
+// Every flag, checked before any data is read: a typo costs nothing.
+struct Settings {
+  CsvOptions csv;
+  std::string data, scaler, activation, output, optimizer, save;
+  std::vector<std::int64_t> hidden;
+  Bias bias = Bias::off;
+  double learning_rate = 0;
+  FitOptions<double> fit;
+  std::uint32_t seed = 0;
+};
+
+Settings read_settings(const cli::Parser& args) {
+  Settings s;
+  s.data = args.text("data");
+  s.csv.delimiter = args.character("delimiter");
+  const std::string& target = args.text("target");
+  s.csv.targets = {cli::is_index(target) ? Column(static_cast<Index>(std::stoll(target)))
+                                         : Column(target)};
+  s.scaler = args.text("scaler");
+  make_scaler(s.scaler);  // throws for an unknown kind, naming the known ones
+  s.hidden = args.integers("hidden", 1);
+  for (const char* flag : {"activation", "output"})
+    if (!with_activation(BuiltinActivations{}, args.text(flag), []<class>() {}))
+      throw cli::Error("--" + std::string(flag) + ": " +
+                       unknown_activation(args.text(flag), BuiltinActivations{}));
+  s.activation = args.text("activation");
+  s.output = args.text("output");
+  if (args.text("bias") != "on" && args.text("bias") != "off")
+    throw cli::Error("--bias expects on or off, got '" + args.text("bias") + "'");
+  s.bias = args.text("bias") == "on" ? Bias::on : Bias::off;
+  s.optimizer = args.text("optimizer");
+  if (s.optimizer != "sgd" && s.optimizer != "momentum" && s.optimizer != "adam")
+    throw cli::Error("--optimizer expects sgd, momentum or adam, got '" + s.optimizer + "'");
+  s.learning_rate = args.number("learning-rate", 0);
+  s.seed = static_cast<std::uint32_t>(args.integer("seed", 0, UINT32_MAX));
+  s.fit = {.epochs = static_cast<int>(args.integer("epochs", 1, 100000000)),
+           .batch_size = args.integer("batch-size", 1),
+           .seed = s.seed,
+           .validation_split = args.number("validation-split", 0)};
+  if (s.fit.validation_split >= 1)
+    throw cli::Error("--validation-split expects a fraction below 1, got '" +
+                     args.text("validation-split") + "'");
+  s.save = args.text("save");
+  return s;
+}
+
+// Trains `net` with the optimizer the settings name.
 template <class Train>
-void with_optimizer(const cli::Parser& args, Train&& train) {
-  const std::string& name = args.text("optimizer");
-  const double rate = args.number("learning-rate", 0);
-  if (name == "sgd") {
-    SGD<double> sgd(rate);
+void with_optimizer(const Settings& s, Train&& train) {
+  if (s.optimizer == "sgd") {
+    SGD<double> sgd(s.learning_rate);
     train(sgd);
-  } else if (name == "momentum") {
-    Momentum<double> momentum({.learning_rate = rate, .momentum = 0.9});
+  } else if (s.optimizer == "momentum") {
+    Momentum<double> momentum({.learning_rate = s.learning_rate, .momentum = 0.9});
     train(momentum);
-  } else if (name == "adam") {
-    Adam<double> adam({.learning_rate = rate});
-    train(adam);
   } else {
-    throw cli::Error("--optimizer expects sgd, momentum or adam, got '" + name + "'");
+    Adam<double> adam({.learning_rate = s.learning_rate});
+    train(adam);
   }
 }
 
@@ -54,59 +97,52 @@ std::string fixed(double v, int digits = 4) {
 }
 
 int run(const cli::Parser& args) {
-  // The data, with the target by name or, if it is a number, by index (-1: the last column).
-  CsvOptions csv;
-  csv.delimiter = args.character("delimiter");
-  const std::string& target = args.text("target");
-  csv.targets = {cli::is_index(target) ? Column(static_cast<Index>(std::stoll(target)))
-                                       : Column(target)};
-  const auto data = read_csv<double>(args.text("data"), csv);
-  std::cout << "data: " << data.features.rows() << " rows from " << args.text("data")
-            << "; predicting \"" << data.target_names.front() << "\" from " << data.features.cols()
-            << " columns\n";
+  Settings s = read_settings(args);
 
-  // Scale inputs and targets by what the training data shows.
-  const std::string& kind = args.text("scaler");
-  if (kind != "max" && kind != "minmax" && kind != "standard")
-    throw cli::Error("--scaler expects max, minmax or standard, got '" + kind + "'");
-  auto x_scaler = make_scaler(kind);
-  auto y_scaler = make_scaler(kind);
+  // The data, with the target by name or, if it is a number, by index (-1: the last column).
+  const auto data = read_csv<double>(s.data, s.csv);
+  std::cout << "data: " << data.features.rows() << " rows from " << s.data << "; predicting \""
+            << data.target_names.front() << "\" from " << data.features.cols() << " columns\n";
+
+  // Scalers fitted on the training data. The network carries the input scaling as its first
+  // layer, so it takes raw rows; it trains on scaled targets, and carries their inverse scaling
+  // as its last layer once trained, so that it answers in the target's units.
+  auto x_scaler = make_scaler(s.scaler);
+  auto y_scaler = make_scaler(s.scaler);
   x_scaler->fit(data.features);
   y_scaler->fit(data.targets);
-  const Matrix x = x_scaler->transform(data.features);
   const Matrix y = y_scaler->transform(data.targets);
 
-  // The network: the hidden widths and activation from the flags, then one output.
-  Sequential<double> net(x.cols());
-  const Bias bias = args.text("bias") == "on" ? Bias::on : Bias::off;
-  for (const auto width : args.integers("hidden", 1))
-    net.add_dense(width, args.text("activation"), bias);
-  net.add_dense(1, args.text("output"), bias);
-  net.initialize(StandardNormal{static_cast<std::uint32_t>(args.integer("seed", 0, UINT32_MAX))});
+  Sequential<double> net(data.features.cols());
+  net.add_rescale(Rescaling::transform(*x_scaler));
+  for (const auto width : s.hidden)
+    net.add_dense(width, s.activation, s.bias);
+  net.add_dense(1, s.output, s.bias);
+  // The initializer that fits the hidden activation: He's for the ReLU family, else Glorot's.
+  if (s.activation == "relu" || s.activation.starts_with("leaky_relu"))
+    net.initialize(HeNormal{s.seed});
+  else
+    net.initialize(GlorotUniform{s.seed});
   std::cout << "network:";
   for (const auto w : net.widths())
     std::cout << " " << w;
   std::cout << " (" << net.parameter_count() << " parameters)\n";
 
-  FitOptions<double> options{
-      .epochs = static_cast<int>(args.integer("epochs", 1, 100000000)),
-      .batch_size = args.integer("batch-size", 1),
-      .seed = static_cast<std::uint64_t>(args.integer("seed", 0)),
-      .validation_split = args.number("validation-split", 0),
-  };
   // A line every tenth of the run, not one per epoch.
-  const int every = std::max(1, options.epochs / 10);
-  options.verbosity = Verbosity::silent;
-  options.on_epoch_end = [&](EpochEnd& end) {
+  const int every = std::max(1, s.fit.epochs / 10);
+  s.fit.verbosity = Verbosity::silent;
+  s.fit.on_epoch_end = [&](EpochEnd& end) {
     const EpochRecord& e = end.record;
     if (e.epoch % every != 0 && e.epoch != 1) return;
     std::cout << "epoch " << std::setw(6) << e.epoch << "  loss " << fixed(e.train.loss, 6)
               << (e.validation ? "  val_loss " + fixed(e.validation->loss, 6) : "") << "\n";
   };
-  with_optimizer(args, [&](auto& optimizer) { fit(net, x, y, MeanSquared{}, optimizer, options); });
+  with_optimizer(
+      s, [&](auto& optimizer) { fit(net, data.features, y, MeanSquared{}, optimizer, s.fit); });
+  net.add_rescale(Rescaling::inverse_transform(*y_scaler));
 
-  // The error in the target's own units.
-  const Matrix predicted = y_scaler->inverse_transform(net.predict(x));
+  // The error in the target's own units: the network answers in them now.
+  const Matrix predicted = net.predict(data.features);
   const Matrix error = predicted - data.targets;
   std::cout << "\nmean absolute error: " << fixed(error.cwiseAbs().mean()) << "  root mean squared "
             << "error: " << fixed(std::sqrt(error.squaredNorm() / double(error.size())))
@@ -117,15 +153,13 @@ int run(const cli::Parser& args) {
     std::cout << "  " << fixed(data.targets(r, 0), 2) << " -> " << fixed(predicted(r, 0), 2)
               << "\n";
 
-  const std::string& save = args.text("save");
-  if (!save.empty()) {
+  if (!s.save.empty()) {
+    // The scalings are layers of the network; the file adds the names of the columns.
     ModelExtras extras;
     extras.texts["features"] = join_names(data.feature_names);
     extras.texts["target"] = data.target_names.front();
-    store_scaler(extras, "features", *x_scaler);
-    store_scaler(extras, "target", *y_scaler);
-    save_model(net, save, extras);
-    std::cout << "saved the model to " << save << " (use: predict --model " << save
+    save_model(net, s.save, extras);
+    std::cout << "saved the model to " << s.save << " (use: predict --model " << s.save
               << " --data FILE)\n";
   }
   return 0;

@@ -100,8 +100,46 @@ void write_curves(const History& history, const std::string& prefix) {
   std::cout << "learning curves: " << prefix << ".svg and " << prefix << ".csv\n";
 }
 
+// Every flag, checked before the data set is read: a typo costs nothing.
+struct Settings {
+  std::filesystem::path data;
+  std::vector<std::int64_t> layers;
+  int threads = 1;
+  Index train_limit = 0, test_limit = 0;
+  std::uint32_t seed = 0;
+  float learning_rate = 0;
+  FitOptions<float> fit;
+  std::string curves, save;
+};
+
+Settings read_settings(const cli::Parser& args) {
+  Settings s;
+  s.data = args.text("data");
+  s.layers = args.integers("layers", 1);
+  s.threads = static_cast<int>(args.integer("threads", 1, 1024));
+  s.train_limit = args.integer("train-limit", 0);
+  s.test_limit = args.integer("test-limit", 0);
+  s.seed = static_cast<std::uint32_t>(args.integer("seed", 0, UINT32_MAX));
+  s.learning_rate = static_cast<float>(args.number("learning-rate", 0));
+  s.fit = {.epochs = static_cast<int>(args.integer("epochs", 1, 100000)),
+           .batch_size = args.integer("batch-size", 1),
+           .seed = s.seed,
+           .validation_split = args.number("validation-split", 0)};
+  if (s.fit.validation_split >= 1)
+    throw cli::Error("--validation-split expects a fraction below 1, got '" +
+                     args.text("validation-split") + "'");
+  if (args.text("schedule") == "cosine")
+    s.fit.schedule = CosineDecay(s.fit.epochs);
+  else if (args.text("schedule") != "none")
+    throw cli::Error("--schedule expects cosine or none, got '" + args.text("schedule") + "'");
+  s.curves = args.text("curves");
+  s.save = args.text("save");
+  return s;
+}
+
 int run(const cli::Parser& args) {
-  const std::filesystem::path dir = args.text("data");
+  const Settings s = read_settings(args);
+  const std::filesystem::path& dir = s.data;
   if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
     std::cerr << "fashion_mnist: the data set is not in " << dir << ".\n"
               << "Install it with: sudo apt-get install dataset-fashion-mnist\n"
@@ -110,12 +148,12 @@ int run(const cli::Parser& args) {
                  "t10k-labels-idx1-ubyte.gz.\n";
     return missing_data;
   }
-  const int threads = static_cast<int>(args.integer("threads", 1, 1024));
+  const int threads = s.threads;
   set_threads(threads);
 
   const auto load_start = std::chrono::steady_clock::now();
-  const Images train = load(dir, "train", args.integer("train-limit", 0));
-  const Images test = load(dir, "t10k", args.integer("test-limit", 0));
+  const Images train = load(dir, "train", s.train_limit);
+  const Images test = load(dir, "t10k", s.test_limit);
   std::cout << "Fashion-MNIST: " << train.x.rows() << " training and " << test.x.rows()
             << " test images, read in " << std::fixed << std::setprecision(1)
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count()
@@ -123,30 +161,21 @@ int run(const cli::Parser& args) {
 
   Sequential<float> net(784);
   // Typed layers: adding them by name ("relu") would compile every activation it could name.
-  for (const auto width : args.integers("layers", 1))
+  for (const auto width : s.layers)
     net.add_dense<ReLU>(width);
   net.add_dense<Softmax>(10);
-  const auto seed = static_cast<std::uint32_t>(args.integer("seed", 0, UINT32_MAX));
-  net.initialize(HeNormal{seed});
+  net.initialize(HeNormal{s.seed});
   std::cout << "network:";
   for (const auto w : net.widths())
     std::cout << " " << w;
-  std::cout << " (" << net.parameter_count() << " parameters), Adam, batch "
-            << args.integer("batch-size", 1) << ", products on " << threads << " thread"
-            << (threads > 1 ? "s" : "") << " (" << product_backend() << ")\n";
+  std::cout << " (" << net.parameter_count() << " parameters), Adam, batch " << s.fit.batch_size
+            << ", products on " << threads << " thread" << (threads > 1 ? "s" : "") << " ("
+            << product_backend() << ")\n";
 
-  Adam<float> adam({.learning_rate = static_cast<float>(args.number("learning-rate", 0))});
-  FitOptions<float> options{.epochs = static_cast<int>(args.integer("epochs", 1, 100000)),
-                            .batch_size = args.integer("batch-size", 1),
-                            .seed = seed,
-                            .validation_split = args.number("validation-split", 0)};
-  if (args.text("schedule") == "cosine")
-    options.schedule = CosineDecay(options.epochs);
-  else if (args.text("schedule") != "none")
-    throw cli::Error("--schedule expects cosine or none, got '" + args.text("schedule") + "'");
+  Adam<float> adam({.learning_rate = s.learning_rate});
 
   const auto start = std::chrono::steady_clock::now();
-  const History history = fit(net, train.x, train.y, SoftmaxCrossEntropy{}, adam, options);
+  const History history = fit(net, train.x, train.y, SoftmaxCrossEntropy{}, adam, s.fit);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -156,10 +185,10 @@ int run(const cli::Parser& args) {
             << " after " << history.epochs.size() << " epochs, trained in " << std::setprecision(1)
             << seconds << " s\n";
   print_confusion(confusion_matrix(predicted, test.y, 10));
-  write_curves(history, args.text("curves"));
-  if (!args.text("save").empty()) {
-    save_model(net, args.text("save"));
-    std::cout << "saved the model to " << args.text("save") << "\n";
+  write_curves(history, s.curves);
+  if (!s.save.empty()) {
+    save_model(net, s.save);
+    std::cout << "saved the model to " << s.save << "\n";
   }
   return 0;
 }

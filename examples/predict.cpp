@@ -2,10 +2,10 @@
 //
 //   predict --model study_sleep.bpm --data new_students.csv
 //
-// The model file carries the names of the columns it was trained on and the scalers of its
-// inputs and target: the CSV's columns are found by those names (other columns are ignored), and
-// new rows are scaled with the training data's numbers. When the CSV also holds the target
-// column, the error of the predictions is printed too.
+// The model file carries the names of the columns it was trained on, and the network carries the
+// scaling of its inputs and target as layers: the CSV's columns are found by those names (other
+// columns are ignored), and the raw rows go to predict, which answers in the target's units. When
+// the CSV also holds the target column, the error of the predictions is printed too.
 #include <algorithm>
 #include <fstream>
 #include <iomanip>
@@ -33,8 +33,6 @@ int run(const cli::Parser& args) {
                       "csv_regression?)");
   const auto features = split_names(extras.texts.at("features"));
   const std::string target = extras.texts.at("target");
-  const auto x_scaler = restore_scaler(extras, "features", model_path);
-  const auto y_scaler = restore_scaler(extras, "target", model_path);
 
   const char delimiter = args.character("delimiter");
   const auto header = read_csv_header(data_path, delimiter);
@@ -44,8 +42,14 @@ int run(const cli::Parser& args) {
   if (has_target) csv.targets = {Column(target)};
   const auto data = read_csv<double>(data_path, csv);
 
-  const Eigen::MatrixXd predicted =
-      y_scaler->inverse_transform(net.predict(x_scaler->transform(data.features)));
+  // Files of backprop 0.1 kept the scalers beside the network, in the extras.
+  Eigen::MatrixXd predicted;
+  if (extras.texts.contains("features.scaler"))
+    predicted = restore_scaler(extras, "target", model_path)
+                    ->inverse_transform(net.predict(
+                        restore_scaler(extras, "features", model_path)->transform(data.features)));
+  else
+    predicted = net.predict(data.features);
 
   std::ofstream file;
   if (!args.text("output").empty()) {
