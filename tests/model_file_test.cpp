@@ -169,7 +169,9 @@ TEST_CASE("Model file errors say what is wrong", "[model]") {
       GlorotUniform{4}};
   save_model(leaky, dir / "leaky.bpm");
   test::check_throws<FormatError>([&] { load_sequential<float>(dir / "leaky.bpm"); },
-                                  {"unknown activation \"leaky_relu(1/5)\"", "known: sigmoid"});
+                                  {"unknown activation \"leaky_relu(1/5)\"", "known: sigmoid",
+                                   "load_sequential<Scalar, "
+                                   "WithActivations<LeakyReLU<std::ratio<1, 5>>>>(path)"});
   // ...but a Network of that type loads its own file, and a list that names it loads it too.
   decltype(leaky) same_type;
   load_model(same_type, dir / "leaky.bpm");
@@ -177,6 +179,8 @@ TEST_CASE("Model file errors say what is wrong", "[model]") {
   const auto rebuilt = load_sequential<float, Mine>(dir / "leaky.bpm");
   const Eigen::MatrixXf rows = Eigen::MatrixXf::Random(3, 2);
   CHECK(rebuilt.predict(rows) == leaky.predict(rows));
+  CHECK(load_sequential<float, WithActivations<LeakyReLU<std::ratio<1, 5>>>>(dir / "leaky.bpm")
+            .predict(rows) == leaky.predict(rows));
   CHECK(same_type.predict(rows) == leaky.predict(rows));
   // An optimizer file is not a model file.
   save_optimizer(Adam<double>(), dir / "adam.bpo");
@@ -272,4 +276,29 @@ TEST_CASE("Optimizer files are checked like model files", "[optimizer]") {
   bytes.pop_back();
   test::write_bytes(dir / "cut.bpo", bytes);
   test::check_throws<FormatError>([&] { load_optimizer(back, dir / "cut.bpo"); }, {"truncated"});
+}
+
+namespace {
+template <class... Activations, class F>
+void with_each_activation(ActivationList<Activations...>, F&& f) {
+  (f.template operator()<Activations>(), ...);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("Every built-in activation saves and loads", "[file]", float, double) {
+  test::TempDir dir;
+  const Eigen::Matrix<TestType, Dynamic, Dynamic> rows =
+      Eigen::Matrix<TestType, Dynamic, Dynamic>::Random(4, 3);
+  with_each_activation(BuiltinActivations{}, [&]<class A>() {
+    INFO(A::name);
+    Sequential<TestType> net(3);
+    net.template add_dense<A>(5).template add_dense<A>(2);
+    const auto path = dir / (std::string(A::name) + ".bpm");
+    save_model(net, path);
+    const auto loaded = load_sequential<TestType>(path);
+    CHECK(loaded.predict(rows) == net.predict(rows));
+    Network<TestType, Dense<3, 5, A>, Dense<5, 2, A>> typed;
+    load_model(typed, path);
+    CHECK(typed.predict(rows) == net.predict(rows));
+  });
 }

@@ -245,14 +245,39 @@ bool with_activation(ActivationList<Activations...>, std::string_view name, F&& 
   return ((Activations::name == name && (f.template operator()<Activations>(), true)) || ...);
 }
 
+namespace detail {
+template <class List, class... Extra>
+struct with_activations;
+template <class... Builtin, class... Extra>
+struct with_activations<ActivationList<Builtin...>, Extra...> {
+  using type = ActivationList<Builtin..., Extra...>;
+};
+}  // namespace detail
+
+/// The built-in activations and Extra: the list that loads a model of activations of one's own,
+/// load_sequential<float, WithActivations<LeakyReLU<std::ratio<1, 5>>, Mine>>(path).
+template <class... Extra>
+using WithActivations = typename detail::with_activations<BuiltinActivations, Extra...>::type;
+
 /// The message for a name that the list does not hold.
 template <class... Activations>
 std::string unknown_activation(std::string_view name, ActivationList<Activations...>) {
   std::string known;
   ((known += (known.empty() ? "" : ", ") + std::string(Activations::name)), ...);
-  return "unknown activation \"" + std::string(name) + "\"; known: " + known +
-         " (an activation of your own loads when its type is in the list given to "
-         "load_sequential)";
+  return "unknown activation \"" + std::string(name) + "\"; known: " + known;
+}
+
+/// How to load a model of an activation that the list did not hold: "leaky_relu(1/5)" is
+/// LeakyReLU<std::ratio<1, 5>>; any other is a type only its author knows.
+inline std::string how_to_load_activation(std::string_view name) {
+  std::string type = "YourActivation";
+  if (name.starts_with("leaky_relu(") && name.ends_with(")") && name.find('/') != name.npos) {
+    const std::string_view slope = name.substr(11, name.size() - 12);
+    const auto slash = slope.find('/');
+    type = "LeakyReLU<std::ratio<" + std::string(slope.substr(0, slash)) + ", " +
+           std::string(slope.substr(slash + 1)) + ">>";
+  }
+  return "to load it, name its type: load_sequential<Scalar, WithActivations<" + type + ">>(path)";
 }
 
 }  // namespace backprop

@@ -7,14 +7,15 @@
 // The body of a model file (kind "MODL" in the container of binary.hpp) is, in order:
 //
 //   u32 layer count, then for each layer:
-//     text kind                          the kind's name: "dense", "dropout"
+//     text kind                          the kind's name: "dense", "dropout", "rescale"
 //     u64 inputs, u64 outputs
 //     the kind's settings (write_config): what a network must share to load the layer
 //         dense:   text activation, u8 bias   the activation by name ("relu", "leaky_relu(1/5)")
-//         dropout: nothing
+//         dropout, rescale: nothing
 //     the kind's state (write_state): what loading restores besides the matrices
 //         dense:   nothing
 //         dropout: f64 rate, 4 x u64          the rate and the state of its mask generator
+//         rescale: units x f64 scale, then units x f64 offset
 //   u32 parameter-matrix count, then each matrix (layer by layer, each in its order: W, then b):
 //     u64 rows, u64 cols, rows x cols values column by column, in the header's scalar type
 //   u32 text count, then (text key, text value) pairs       extras: column names, scaler kinds

@@ -144,7 +144,9 @@ struct Dense {
       else
         make.template operator()<Dense<Dynamic, Dynamic, A, Bias::off>>();
     });
-    if (!known) r.fail(unknown_activation(activation, Activations{}));
+    if (!known)
+      r.fail(unknown_activation(activation, Activations{}) + "; " +
+             how_to_load_activation(activation));
   }
 };
 
