@@ -90,7 +90,7 @@ struct NoInputGradient {};
 template <class... Kinds>
 struct LayerList {};
 
-/// Calls f.template operator()<K>() for the kind K of the list whose name is `name`; false when
+/// Calls `f.template operator()<K>()` for the kind K of the list whose name is `name`; false when
 /// none is.
 template <class... Kinds, class F>
 bool with_layer_kind(LayerList<Kinds...>, std::string_view name, F&& f) {

@@ -21,7 +21,11 @@
 
 namespace backprop {
 
-enum class Bias : bool { off = false, on = true };
+/// Whether a Dense layer adds a bias row b after X W (the tutorial's layers have none).
+enum class Bias : bool {
+  off = false,  ///< Z = X W
+  on = true     ///< Z = X W + 1 b
+};
 
 namespace detail {
 struct NoBias {};
