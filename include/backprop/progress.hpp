@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -137,7 +138,7 @@ class Progress {
 
   /// 0:07, 12:34, 1:02:03
   static std::string clock(double seconds) {
-    const auto total = static_cast<long>(std::max(0.0, seconds) + 0.5);
+    const long total = std::lround(std::max(0.0, seconds));
     auto two = [](long v) {  // v < 60
       return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)};
     };

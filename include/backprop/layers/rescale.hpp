@@ -34,7 +34,8 @@ struct Rescaling {
   /// scaler with offset() and scale() rows (data/scaler.hpp) will do.
   template <class Scaler>
   static Rescaling transform(const Scaler& scaler) {
-    const Eigen::RowVectorXd s = scaler.scale(), o = scaler.offset();
+    const auto& s = scaler.scale();
+    const auto& o = scaler.offset();
     return {s.cwiseInverse(), -o.cwiseQuotient(s)};
   }
   /// The map of scaler.inverse_transform, x = x' * s + o.
