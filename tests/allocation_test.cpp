@@ -220,6 +220,27 @@ TEST_CASE("Sequential with Adam and dropout trains without allocating after its 
         }) == 0);
 }
 
+TEST_CASE("A CNN with Adam trains without allocating after its first step", "[allocation]") {
+  // The example's kind of network, at Fashion-MNIST's size: convolutions, both pools, dropout.
+  Sequential<float> net(Shape{1, 28, 28});
+  net.add_conv2d<ReLU>(8, {3, 3}, {1, 1}, {1, 1})
+      .add_max_pool2d()
+      .add_conv2d<ReLU>(16, {3, 3})
+      .add_avg_pool2d()
+      .add_dropout(0.25, 5)
+      .add_dense<Softmax>(10);
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Random(32, 784);
+  Eigen::MatrixXf y = Eigen::MatrixXf::Zero(32, 10);
+  for (Index r = 0; r < 32; ++r)
+    y(r, r % 10) = 1;
+  Adam<float> adam;
+  CHECK(allocations_during([&] { net.train_step(x, y, SoftmaxCrossEntropy{}, adam); }) > 0);
+  CHECK(allocations_during([&] {
+          for (int i = 0; i < 3; ++i)
+            net.train_step(x, y, SoftmaxCrossEntropy{}, adam);
+        }) == 0);
+}
+
 TEST_CASE("A compile-time MLP with Adam trains without allocating after its first step",
           "[allocation]") {
   Network<float, Dense<20, 16, ReLU>, Dropout<16>, Dense<16, 4, Softmax>> net{HeNormal{2}};

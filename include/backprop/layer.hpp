@@ -7,8 +7,9 @@
 //   inputs, outputs                  compile-time widths, or Dynamic
 //   activation                       the activation policy at its output, or void (Dropout)
 //   tensor_count                     how many trainable matrices it has
-//   Parameters<Scalar>(in, out)      its numbers: the trainable matrices (a second instance holds
-//                                    their gradients), and any setting or state (Dropout's rate)
+//   Parameters<Scalar>(in, out, s...)   its numbers: the trainable matrices (a second instance
+//                                    holds their gradients), and any setting or state (Dropout's
+//                                    rate, Conv2D's geometry), from the widths and settings s...
 //   Workspace<Scalar, Batch>         what forward leaves for backward; derives LayerWorkspace
 //
 // and these static functions, forward beside backward:
@@ -22,7 +23,8 @@
 //   backward(p, X, ws, g, dX)        and dX = dL/dX, which is dL/dA of the layer below
 //   for_each_tensor(p, g, f)         f(parameter, gradient) for each trainable matrix, in order
 //   initialize(p, init)              fresh parameters from a WeightInitializer
-//   parameter_count(in, out)         trainable scalars
+//   parameter_count(in, out, s...)   trainable scalars, from the widths and settings (model files
+//                                    check a file holds them before allocating)
 //   describe(p)                      what defines it besides its widths: "relu", "dropout 0.5"
 //   write_config(w, p)               model files: the settings a network must share to load it
 //   write_state(w, p), read_state(r, p)   the rest of what a file restores (Dropout's rate)
@@ -133,7 +135,10 @@ class LayerNode {
   /// (Dropout: rate and seed).
   template <class... Settings>
   LayerNode(Index in, Index out, const Settings&... settings)
-      : inputs_(in), outputs_(out), parameters_(in, out, settings...), gradients_(in, out) {}
+      : inputs_(in),
+        outputs_(out),
+        parameters_(in, out, settings...),
+        gradients_(in, out, settings...) {}
 
   static constexpr std::size_t tensor_count() { return L::tensor_count; }
   Index inputs() const { return inputs_; }    ///< values per sample in
@@ -144,8 +149,10 @@ class LayerNode {
 
   /// Kind, widths, parameter count and settings.
   LayerInfo info() const {
-    return {L::name, inputs_, outputs_, L::parameter_count(inputs_, outputs_),
-            L::describe(parameters_)};
+    Index count = 0;
+    L::for_each_tensor(parameters_, gradients_,
+                       [&](const auto& p, const auto&) { count += p.size(); });
+    return {L::name, inputs_, outputs_, count, L::describe(parameters_)};
   }
   /// The name of the activation at its output; empty for none (Dropout).
   static constexpr std::string_view activation() {

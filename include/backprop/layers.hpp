@@ -3,13 +3,17 @@
 // in BuiltinLayers (or in a list of your own, passed to load_sequential).
 #pragma once
 
+#include "layers/batch_norm.hpp"
+#include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/pool2d.hpp"
 #include "layers/rescale.hpp"
 
 namespace backprop {
 
-/// Dense, Dropout and Rescale.
-using BuiltinLayers = LayerList<Dense<Dynamic, Dynamic>, Dropout<>, Rescale<>>;
+/// Dense, Dropout, Rescale, Conv2D, MaxPool2D, AvgPool2D and BatchNorm.
+using BuiltinLayers = LayerList<Dense<Dynamic, Dynamic>, Dropout<>, Rescale<>, Conv2D<>, MaxPool2D,
+                                AvgPool2D, BatchNorm>;
 
 }  // namespace backprop

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,9 +25,13 @@
 #include "any_layer.hpp"
 #include "config.hpp"
 #include "engine.hpp"
+#include "layers/batch_norm.hpp"
+#include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/pool2d.hpp"
 #include "layers/rescale.hpp"
+#include "shape.hpp"
 
 namespace backprop {
 
@@ -151,16 +156,62 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
   using Input = typename Store::Input;
 
   /// A network of `inputs` inputs and no layers yet.
-  explicit Sequential(Index inputs) : Engine(Store(checked_width(inputs, "inputs"))) {}
+  explicit Sequential(Index inputs) : Engine(Store(checked_width(inputs, "inputs"))) {
+    shape_ = {inputs, 1, 1};
+  }
+  /// A network of image inputs, channels x height x width each, as rows (shape.hpp).
+  explicit Sequential(const Shape& input) : Sequential(checked_shape(input).size()) {
+    shape_ = input;
+  }
 
   /// Appends a layer of kind L (with run-time sizes), `outputs` outputs, and the settings its
   /// parameters take after the widths: add<Dropout<>>(64, 0.2, seed).
   template <class L, class... Settings>
   Sequential& add(Index outputs, const Settings&... settings) {
     checked_width(outputs, "units");
+    // Image layers say their output shape; a layer that keeps the width keeps the shape.
+    Shape next = outputs == shape_.size() ? shape_ : Shape{outputs, 1, 1};
+    (
+        [&] {
+          if constexpr (requires { settings.output(); }) next = settings.output();
+        }(),
+        ...);
     this->store_.push(std::make_unique<detail::LayerModel<L, Scalar>>(this->widths().back(),
                                                                       outputs, settings...));
+    shape_ = next;
     return *this;
+  }
+
+  /// The shape of the last layer's output (of the input, before any layer).
+  const Shape& shape() const { return shape_; }
+
+  /// Appends Conv2D with `filters` filters of size `kernel` over the last shape, then A.
+  template <ActivationFunction A = ReLU>
+  Sequential& add_conv2d(Index filters, Window kernel, Window stride = {1, 1},
+                         Window padding = {0, 0}, Bias bias = Bias::on) {
+    const Conv2DSettings s{shape_, filters, kernel, stride, padding};
+    const Index outputs = s.output().size();
+    if (bias == Bias::on) return add<Conv2D<A, Bias::on>>(outputs, s);
+    return add<Conv2D<A, Bias::off>>(outputs, s);
+  }
+  /// Appends MaxPool2D: the maximum of each window (the stride is the window unless given).
+  Sequential& add_max_pool2d(Window window = {2, 2}, std::optional<Window> stride = {}) {
+    const Pool2DSettings s{shape_, window, stride.value_or(window)};
+    return add<MaxPool2D>(s.output().size(), s);
+  }
+  /// Appends AvgPool2D: the mean of each window (the stride is the window unless given).
+  Sequential& add_avg_pool2d(Window window = {2, 2}, std::optional<Window> stride = {}) {
+    const Pool2DSettings s{shape_, window, stride.value_or(window)};
+    return add<AvgPool2D>(s.output().size(), s);
+  }
+  /// Appends BatchNorm over the last shape: per channel, or per value after a dense layer.
+  Sequential& add_batch_norm(double momentum = 0.1, double epsilon = 1e-5) {
+    return add<BatchNorm>(shape_.size(), BatchNormSettings{shape_, momentum, epsilon});
+  }
+  /// Appends the mean of each channel over the whole image: channels outputs.
+  Sequential& add_global_avg_pool() {
+    const Window all{shape_.height, shape_.width};
+    return add_avg_pool2d(all, all);
   }
 
   /// Appends Dense(width of the last layer -> units) with activation A, its weights as init.hpp's
@@ -198,6 +249,17 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
   std::size_t depth() const { return this->store_.size(); }
 
  private:
+  static const Shape& checked_shape(const Shape& shape) {
+    if (shape.channels < 1 || shape.height < 1 || shape.width < 1 ||
+        shape.height > (Index(1) << 31) / shape.channels ||
+        shape.width > (Index(1) << 31) / (shape.channels * shape.height))
+      throw ArgumentError("backprop::Sequential: the input shape " + shape.string() +
+                          " must be positive and hold at most 2^31 values");
+    return shape;
+  }
+
+  Shape shape_;
+
   static Index checked_width(Index width, const char* what) {
     if (width < 1)
       throw ArgumentError("backprop::Sequential: " + std::string(what) +

@@ -150,16 +150,17 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
              " has " + std::to_string(net->widths().back()) + " outputs");
     const bool known = with_layer_kind(Layers{}, kind, [&]<class Kind>() {
       Kind::template read<Activations>(
-          r, static_cast<Index>(in), static_cast<Index>(out), [&]<class L>() {
+          r, static_cast<Index>(in), static_cast<Index>(out),
+          [&]<class L>(const auto&... settings) {
             // Its parameters must be in the file, before any
             // allocation is made for them.
             parameters += static_cast<double>(
-                L::parameter_count(static_cast<Index>(in), static_cast<Index>(out)));
+                L::parameter_count(static_cast<Index>(in), static_cast<Index>(out), settings...));
             if (parameters * framed.bytes_per_scalar > static_cast<double>(r.remaining()))
               r.fail("its parameters cannot fit in the " + std::to_string(r.remaining()) +
                      " bytes left");
             try {
-              net->template add<L>(static_cast<Index>(out));
+              net->template add<L>(static_cast<Index>(out), settings...);
             } catch (const std::invalid_argument& e) {
               r.fail(e.what());
             }
