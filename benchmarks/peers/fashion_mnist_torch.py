@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Fashion-MNIST in PyTorch, set up as examples/fashion_mnist.cpp trains it, for a side-by-side.
 
-Same data files, same 10% validation split size, same MLP (784-256-128-10, ReLU, softmax
-cross-entropy), He-normal weights and zero biases, Adam (lr 0.001, PyTorch's defaults otherwise),
-batch 128, 15 epochs with a cosine schedule, and the same summary: one line per epoch, the test
-accuracy, the confusion matrix and the accuracy of each class. The random streams differ (numbers
-differ run to run between the two programs, not within one).
+Same data files, same 10% validation split size, same network, He-normal weights and zero
+biases, Adam (lr 0.001, PyTorch's defaults otherwise), batch 128, the same epochs with a cosine
+schedule, and the same summary: one line per epoch, the test accuracy, the confusion matrix and
+the accuracy of each class. The random streams differ (numbers differ run to run between the two
+programs, not within one). The networks, as the example's --model names them:
 
-    python3 benchmarks/peers/fashion_mnist_torch.py [--epochs N] [--threads N] [--data DIR]
+* mlp: 784-256-128-10, ReLU, softmax cross-entropy; 15 epochs.
+* cnn: conv 32 3x3 (padding 1) ReLU, batch norm, max pool 2x2; conv 64 3x3 (padding 1) ReLU,
+  batch norm, max pool 2x2; dense 128 ReLU, dropout 0.3; dense 10, softmax cross-entropy;
+  the epochs of --epochs (fashion_mnist_cnn_torch.py: the example's default for the CNN).
+
+    python3 benchmarks/peers/fashion_mnist_torch.py [--model cnn] [--epochs N] [--threads N]
 
 Needs Debian's python3-torch and python3-numpy; the data from dataset-fashion-mnist.
 """
@@ -37,9 +42,32 @@ def read_idx(path):
     return values.reshape(dims)
 
 
-def main():
+def cnn():
+    """The example's CNN; images come as rows of 784 values, as in the example."""
+    def conv(cin, cout):
+        layer = torch.nn.Conv2d(cin, cout, 3, padding=1)
+        torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")  # fan_in = cin * 3 * 3
+        torch.nn.init.zeros_(layer.bias)
+        return layer
+
+    def dense(cin, cout):
+        layer = torch.nn.Linear(cin, cout)
+        torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        torch.nn.init.zeros_(layer.bias)
+        return layer
+
+    return torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 28, 28)),
+        conv(1, 32), torch.nn.ReLU(), torch.nn.BatchNorm2d(32), torch.nn.MaxPool2d(2),
+        conv(32, 64), torch.nn.ReLU(), torch.nn.BatchNorm2d(64), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), dense(64 * 7 * 7, 128), torch.nn.ReLU(), torch.nn.Dropout(0.3),
+        dense(128, 10))
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--layers", default="256,128")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -47,7 +75,7 @@ def main():
     parser.add_argument("--validation-split", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not os.path.exists(os.path.join(args.data, "train-images-idx3-ubyte.gz")):
         sys.exit(f"fashion_mnist_torch: the data set is not in {args.data}: "
                  "sudo apt-get install dataset-fashion-mnist")
@@ -70,17 +98,22 @@ def main():
     x, y = x[order[held_out:]], y[order[held_out:]]
 
     widths = [784] + [int(w) for w in args.layers.split(",")] + [10]
-    layers = []
-    for i in range(len(widths) - 1):
-        linear = torch.nn.Linear(widths[i], widths[i + 1])
-        torch.nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")  # He normal, as HeNormal
-        torch.nn.init.zeros_(linear.bias)
-        layers += [linear] + ([torch.nn.ReLU()] if i + 2 < len(widths) else [])
-    net = torch.nn.Sequential(*layers)
+    if args.model == "cnn":
+        net = cnn()
+        description = "CNN 32c3-bn-pool-64c3-bn-pool-128-10"
+    else:
+        layers = []
+        for i in range(len(widths) - 1):
+            linear = torch.nn.Linear(widths[i], widths[i + 1])
+            torch.nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")  # as HeNormal
+            torch.nn.init.zeros_(linear.bias)
+            layers += [linear] + ([torch.nn.ReLU()] if i + 2 < len(widths) else [])
+        net = torch.nn.Sequential(*layers)
+        description = " ".join(map(str, widths))
     loss_fn = torch.nn.CrossEntropyLoss()  # softmax cross-entropy from the logits
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    print(f"network: {' '.join(map(str, widths))} "
+    print(f"network: {description} "
           f"({sum(p.numel() for p in net.parameters())} parameters), Adam, batch {args.batch_size}, "
           f"PyTorch {torch.__version__} on {torch.get_num_threads()} thread(s)")
 
