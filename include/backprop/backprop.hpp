@@ -5,7 +5,7 @@
 #include "config.hpp"      // version, errors
 #include "engine.hpp"      // BasicNetwork: predict, loss, backward, train_step, once
 #include "init.hpp"        // StandardNormal, GlorotUniform, HeNormal
-#include "layers.hpp"      // Dense, Dropout, Rescale, and the list model files read them by
+#include "layers.hpp"      // Dense, Dropout, Rescale, Conv2D, pools, BatchNorm; their list
 #include "loss.hpp"        // HalfSumSquared, MeanSquared, BinaryCrossEntropy, SoftmaxCrossEntropy
 #include "metrics.hpp"     // accuracy, Scores
 #include "network.hpp"     // Network<Scalar, Layers...>
@@ -35,8 +35,9 @@
 /// - backprop::Sequential: layers chosen at run time, Sequential::add_dense,
 ///   Sequential::add_dropout, Sequential::add_rescale (sequential.hpp)
 /// - layers: backprop::Dense with backprop::Bias, backprop::Dropout, backprop::Rescale and
-///   backprop::Rescaling (layers/); the protocol of a kind of one's own: backprop::LayerNode
-///   (layer.hpp)
+///   backprop::Rescaling, backprop::Conv2D, backprop::MaxPool2D, backprop::AvgPool2D,
+///   backprop::BatchNorm (layers/); image shapes: backprop::Shape, backprop::Window (shape.hpp);
+///   the protocol of a kind of one's own: backprop::LayerNode (layer.hpp)
 /// - activations: backprop::Sigmoid, backprop::Tanh, backprop::ReLU, backprop::LeakyReLU,
 ///   backprop::Softplus, backprop::Identity, backprop::Softmax, backprop::BuiltinActivations,
 ///   backprop::WithActivations (activation.hpp)

@@ -222,7 +222,7 @@ struct BatchNorm {
   }
 
   /// Reads write_config's bytes; checks that the state's 16 bytes per channel are there before the
-  /// layer is made, then calls make.template operator()<BatchNorm>(settings).
+  /// layer is made, then calls `make.template operator()<BatchNorm>(settings)`.
   template <class Activations, class Reader, class Make>
   static void read(Reader& r, Index in, Index out, Make&& make) {
     Index v[3];
