@@ -42,6 +42,107 @@ struct Conv2DSettings {
   Shape output() const { return detail::slide("Conv2D", input, filters, kernel, stride, padding); }
 };
 
+namespace detail {
+
+// The work of every Conv2D, whatever its activation and bias: written once, outside the kind's
+// template, so that a program instantiates it once per scalar rather than once per activation.
+
+/// f(first, rows) over blocks of the rows of a tall product with `depth` terms per value, each
+/// of at most 8192 values (64 KB in double), so that Eigen packs it in its stack buffer (at most
+/// EIGEN_STACK_ALLOCATION_LIMIT, 128 KB) rather than on the heap: a step allocates nothing after
+/// its first, and each block stays in cache.
+template <class F>
+void by_blocks(Index rows, Index depth, F&& f) {
+  const Index block = std::max<Index>(16, (Index(8) << 10) / std::max<Index>(depth, 1));
+  for (Index first = 0; first < rows; first += block)
+    f(first, std::min(block, rows - first));
+}
+
+/// f(k, c, oy, ox, iy, ix) for every output pixel (oy, ox) and every tap k of its window, which
+/// reads input channel c at (iy, ix), possibly outside the image (in the zero padding).
+template <class F>
+void for_each_tap(const Conv2DSettings& g, const Shape& out, F&& f) {
+  Index k = 0;
+  for (Index c = 0; c < g.input.channels; ++c)
+    for (Index ky = 0; ky < g.kernel.height; ++ky)
+      for (Index kx = 0; kx < g.kernel.width; ++kx, ++k)
+        for (Index oy = 0; oy < out.height; ++oy)
+          for (Index ox = 0; ox < out.width; ++ox)
+            f(k, c, oy, ox, oy * g.stride.height - g.padding.height + ky,
+              ox * g.stride.width - g.padding.width + kx);
+}
+
+/// X: (batch, cin*h*w)  ->  C = im2col(X): (batch*P, K), then Z = C W + 1 b: (batch, cout*P)
+template <class Scalar, class X, class Z>
+void convolve(const Conv2DSettings& g, const Shape& out,
+              const Eigen::Matrix<Scalar, Dynamic, Dynamic>& W,
+              const Eigen::Matrix<Scalar, 1, Dynamic>* bias, const Eigen::MatrixBase<X>& x,
+              Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns,
+              Eigen::Matrix<Scalar, Dynamic, Dynamic>& products, Z& z) {
+  const Index batch = x.rows(), pixels = out.height * out.width;
+  columns.resize(batch * pixels, W.rows());
+  for_each_tap(g, out, [&](Index k, Index c, Index oy, Index ox, Index iy, Index ix) {
+    const bool inside = iy >= 0 && iy < g.input.height && ix >= 0 && ix < g.input.width;
+    const Index from = (c * g.input.height + iy) * g.input.width + ix;
+    const Index to = oy * out.width + ox;
+    for (Index s = 0; s < batch; ++s)
+      columns(s * pixels + to, k) = inside ? x(s, from) : Scalar(0);
+  });
+  products.resize(columns.rows(), W.cols());
+  by_blocks(columns.rows(), W.rows(), [&](Index first, Index rows) {
+    products.middleRows(first, rows).noalias() = columns.middleRows(first, rows) * W;
+  });
+  if (bias) products.rowwise() += *bias;
+  // (batch*P, cout) -> (batch, cout*P): sample s's channel c is its rows s*P.., column c.
+  for (Index c = 0; c < W.cols(); ++c)
+    for (Index s = 0; s < batch; ++s)
+      z.row(s).segment(c * pixels, pixels) =
+          products.col(c).segment(s * pixels, pixels).transpose();
+}
+
+/// dZ: (batch, cout*P)  ->  products = dZ as (batch*P, cout); dW = C^T dZ: (K, cout), and
+/// db = 1^T dZ: (1, cout) where there is a bias
+template <class Scalar, class DZ>
+void convolution_gradients(const Shape& out, Index batch, const DZ& dz,
+                           const Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns,
+                           Eigen::Matrix<Scalar, Dynamic, Dynamic>& products,
+                           Eigen::Matrix<Scalar, Dynamic, Dynamic>& dW,
+                           Eigen::Matrix<Scalar, 1, Dynamic>* db) {
+  const Index pixels = out.height * out.width;
+  for (Index c = 0; c < dW.cols(); ++c)
+    for (Index s = 0; s < batch; ++s)
+      products.col(c).segment(s * pixels, pixels) =
+          dz.row(s).segment(c * pixels, pixels).transpose();
+  dW.setZero();
+  by_blocks(columns.rows(), columns.cols(), [&](Index first, Index rows) {
+    dW.noalias() += columns.middleRows(first, rows).transpose() * products.middleRows(first, rows);
+  });
+  if (db) *db = products.colwise().sum();
+}
+
+/// products: dZ (batch*P, cout)  ->  dX = col2im(dZ W^T): (batch, cin*h*w), the sum over every
+/// window that saw each input; dC = dZ W^T goes where C was, which is no longer needed
+template <class Scalar, class DX>
+void convolution_input_gradient(const Conv2DSettings& g, const Shape& out, Index batch,
+                                const Eigen::Matrix<Scalar, Dynamic, Dynamic>& W,
+                                const Eigen::Matrix<Scalar, Dynamic, Dynamic>& products,
+                                Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns, DX& dx) {
+  const Index pixels = out.height * out.width;
+  by_blocks(columns.rows(), W.cols(), [&](Index first, Index rows) {
+    columns.middleRows(first, rows).noalias() = products.middleRows(first, rows) * W.transpose();
+  });
+  dx.setZero();
+  for_each_tap(g, out, [&](Index k, Index c, Index oy, Index ox, Index iy, Index ix) {
+    if (iy < 0 || iy >= g.input.height || ix < 0 || ix >= g.input.width) return;
+    const Index to = (c * g.input.height + iy) * g.input.width + ix;
+    const Index from = oy * out.width + ox;
+    for (Index s = 0; s < batch; ++s)
+      dx(s, to) += columns(s * pixels + from, k);
+  });
+}
+
+}  // namespace detail
+
 /// A convolution of images with filters, then Activation, with or without a bias per filter.
 template <class Activation = ReLU, Bias HasBias = Bias::on>
 struct Conv2D {
@@ -103,26 +204,9 @@ struct Conv2D {
   /// X: (batch, cin*h*w)  ->  ws.Z = conv(X): (batch, cout*P), ws.A = f(Z)
   template <class Scalar, class X, class W>
   static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
-    const Conv2DSettings& g = p.geometry;
-    const Index batch = x.rows(), pixels = p.output.height * p.output.width;
-    ws.columns.resize(batch * pixels, p.W.rows());
-    for_each_tap(p, [&](Index k, Index c, Index oy, Index ox, Index iy, Index ix) {
-      const bool inside = iy >= 0 && iy < g.input.height && ix >= 0 && ix < g.input.width;
-      const Index from = (c * g.input.height + iy) * g.input.width + ix;
-      const Index to = oy * p.output.width + ox;
-      for (Index s = 0; s < batch; ++s)
-        ws.columns(s * pixels + to, k) = inside ? x(s, from) : Scalar(0);
-    });
-    ws.products.resize(ws.columns.rows(), p.W.cols());
-    by_blocks(ws.columns.rows(), p.W.rows(), [&](Index first, Index rows) {
-      ws.products.middleRows(first, rows).noalias() = ws.columns.middleRows(first, rows) * p.W;
-    });
-    if constexpr (has_bias) ws.products.rowwise() += p.b;
-    // (batch*P, cout) -> (batch, cout*P): sample s's channel c is its rows s*P.., column c.
-    for (Index c = 0; c < p.W.cols(); ++c)
-      for (Index s = 0; s < batch; ++s)
-        ws.Z.row(s).segment(c * pixels, pixels) =
-            ws.products.col(c).segment(s * pixels, pixels).transpose();
+    const Eigen::Matrix<Scalar, 1, Dynamic>* bias = nullptr;
+    if constexpr (has_bias) bias = &p.b;
+    detail::convolve(p.geometry, p.output, p.W, bias, x, ws.columns, ws.products, ws.Z);
     Activation::forward(ws.Z, ws.A);
   }
 
@@ -136,17 +220,9 @@ struct Conv2D {
   template <class Scalar, int Batch, class X>
   static void backward(const Eigen::MatrixBase<X>& x, const Workspace<Scalar, Batch>& ws,
                        Parameters<Scalar>& g) {
-    const Index batch = x.rows(), pixels = g.output.height * g.output.width;
-    for (Index c = 0; c < g.W.cols(); ++c)
-      for (Index s = 0; s < batch; ++s)
-        ws.products.col(c).segment(s * pixels, pixels) =
-            ws.Z.row(s).segment(c * pixels, pixels).transpose();
-    g.W.setZero();
-    by_blocks(ws.columns.rows(), ws.columns.cols(), [&](Index first, Index rows) {
-      g.W.noalias() +=
-          ws.columns.middleRows(first, rows).transpose() * ws.products.middleRows(first, rows);
-    });
-    if constexpr (has_bias) g.b = ws.products.colwise().sum();
+    Eigen::Matrix<Scalar, 1, Dynamic>* bias = nullptr;
+    if constexpr (has_bias) bias = &g.b;
+    detail::convolution_gradients(g.output, x.rows(), ws.Z, ws.columns, ws.products, g.W, bias);
   }
 
   /// As above, and dX = col2im(dZ W^T): (batch, cin*h*w), the sum over every window that saw
@@ -155,21 +231,8 @@ struct Conv2D {
   static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
                        const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g, DX& dx) {
     backward(x, ws, g);
-    const Conv2DSettings& geometry = p.geometry;
-    const Index batch = x.rows(), pixels = p.output.height * p.output.width;
-    // C is no longer needed: dC goes in its place.
-    by_blocks(ws.columns.rows(), p.W.cols(), [&](Index first, Index rows) {
-      ws.columns.middleRows(first, rows).noalias() =
-          ws.products.middleRows(first, rows) * p.W.transpose();
-    });
-    dx.setZero();
-    for_each_tap(p, [&](Index k, Index c, Index oy, Index ox, Index iy, Index ix) {
-      if (iy < 0 || iy >= geometry.input.height || ix < 0 || ix >= geometry.input.width) return;
-      const Index to = (c * geometry.input.height + iy) * geometry.input.width + ix;
-      const Index from = oy * p.output.width + ox;
-      for (Index s = 0; s < batch; ++s)
-        dx(s, to) += ws.columns(s * pixels + from, k);
-    });
+    detail::convolution_input_gradient(p.geometry, p.output, x.rows(), p.W, ws.products, ws.columns,
+                                       dx);
   }
 
   /// Calls f(W, dW), then f(b, db).
@@ -244,33 +307,6 @@ struct Conv2D {
     if (!known)
       r.fail(unknown_activation(activation, Activations{}) + "; " +
              how_to_load_activation(activation));
-  }
-
- private:
-  /// f(first, rows) over blocks of the rows of a tall product with `depth` terms per value, each
-  /// of at most 8192 values (64 KB in double), so that Eigen packs it in its stack buffer (at most
-  /// EIGEN_STACK_ALLOCATION_LIMIT, 128 KB) rather than on the heap: a step allocates nothing after
-  /// its first, and each block stays in cache.
-  template <class F>
-  static void by_blocks(Index rows, Index depth, F&& f) {
-    const Index block = std::max<Index>(16, (Index(8) << 10) / std::max<Index>(depth, 1));
-    for (Index first = 0; first < rows; first += block)
-      f(first, std::min(block, rows - first));
-  }
-
-  /// f(k, c, oy, ox, iy, ix) for every output pixel (oy, ox) and every tap k of its window, which
-  /// reads input channel c at (iy, ix), possibly outside the image (in the zero padding).
-  template <class Scalar, class F>
-  static void for_each_tap(const Parameters<Scalar>& p, F&& f) {
-    const Conv2DSettings& g = p.geometry;
-    Index k = 0;
-    for (Index c = 0; c < g.input.channels; ++c)
-      for (Index ky = 0; ky < g.kernel.height; ++ky)
-        for (Index kx = 0; kx < g.kernel.width; ++kx, ++k)
-          for (Index oy = 0; oy < p.output.height; ++oy)
-            for (Index ox = 0; ox < p.output.width; ++ox)
-              f(k, c, oy, ox, oy * g.stride.height - g.padding.height + ky,
-                ox * g.stride.width - g.padding.width + kx);
   }
 };
 
