@@ -250,9 +250,7 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
 
  private:
   static const Shape& checked_shape(const Shape& shape) {
-    if (shape.channels < 1 || shape.height < 1 || shape.width < 1 ||
-        shape.height > (Index(1) << 31) / shape.channels ||
-        shape.width > (Index(1) << 31) / (shape.channels * shape.height))
+    if (!detail::size_within(shape, Index(1) << 31))
       throw ArgumentError("backprop::Sequential: the input shape " + shape.string() +
                           " must be positive and hold at most 2^31 values");
     return shape;

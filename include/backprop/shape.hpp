@@ -39,6 +39,18 @@ struct Window {
 
 namespace detail {
 
+/// Whether every dimension of `shape` is positive and its size at most `limit`, decided with
+/// divisions, so that no product of a file's (or a caller's) sizes can overflow.
+constexpr bool size_within(const Shape& shape, Index limit) {
+  return shape.channels >= 1 && shape.height >= 1 && shape.width >= 1 &&
+         shape.height <= limit / shape.channels &&
+         shape.width <= limit / (shape.channels * shape.height);
+}
+/// Whether `shape` is exactly `width` values per row, decided without overflow.
+constexpr bool holds_exactly(const Shape& shape, Index width) {
+  return size_within(shape, width) && shape.size() == width;
+}
+
 /// The output shape of a window sliding over `input` (zero padding on every side), or an
 /// ArgumentError naming `layer`, the shapes and what is impossible.
 inline Shape slide(const char* layer, const Shape& input, Index channels, const Window& kernel,

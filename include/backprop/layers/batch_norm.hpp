@@ -236,7 +236,7 @@ struct BatchNorm {
     BatchNormSettings s{{v[0], v[1], v[2]}};
     s.momentum = r.f64();
     s.epsilon = r.f64();
-    if (in != out || v[1] > in / v[0] || v[2] > in / (v[0] * v[1]) || s.input.size() != in)
+    if (in != out || !detail::holds_exactly(s.input, in))
       r.fail("batch_norm " + s.input.string() + " does not take " + std::to_string(in) +
              " values to " + std::to_string(out));
     if (static_cast<std::uint64_t>(v[0]) > r.remaining() / 16)

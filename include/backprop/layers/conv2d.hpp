@@ -284,14 +284,8 @@ struct Conv2D {
       value = static_cast<Index>(word);
     }
     Conv2DSettings s{{v[0], v[1], v[2]}, v[3], {v[4], v[5]}, {v[6], v[7]}, {v[8], v[9]}};
-    // Divisions first, so that no product of a file's sizes can overflow.
-    const auto fits = [](const Shape& shape, Index width) {
-      return shape.channels >= 1 && shape.height >= 1 && shape.width >= 1 &&
-             shape.height <= width / shape.channels &&
-             shape.width <= width / (shape.channels * shape.height) && shape.size() == width;
-    };
     try {
-      if (!fits(s.input, in) || !fits(s.output(), out))
+      if (!detail::holds_exactly(s.input, in) || !detail::holds_exactly(s.output(), out))
         r.fail("conv2d " + s.input.string() + " with " + std::to_string(s.filters) +
                " filters does not take " + std::to_string(in) + " values to " +
                std::to_string(out));
