@@ -7,6 +7,7 @@
 #include <backprop/backprop.hpp>
 
 #include "catch.hpp"
+#include "finite_differences.hpp"
 #include "temp_dir.hpp"
 
 using namespace backprop;
@@ -14,41 +15,6 @@ using namespace backprop;
 namespace {
 
 using Matrix = Eigen::MatrixXd;
-
-// Central differences of the training-mode loss, which backward() returns (loss() is inference,
-// with the running statistics), against backward's gradients: the worst difference as a fraction
-// of the largest gradient, and that gradient.
-template <class L>
-std::pair<double, double> training_gradient_error(Sequential<double>& net, const Matrix& x,
-                                                  const Matrix& y) {
-  net.backward(x, y, L{});
-  std::vector<double> analytic, numeric;
-  net.for_each_parameter([&](std::size_t, const auto&, const auto& g) {
-    for (Index i = 0; i < g.size(); ++i)
-      analytic.push_back(g.data()[i]);
-  });
-  const double h = 1e-6;
-  std::vector<double*> parameters;
-  net.for_each_parameter([&](std::size_t, auto& p, const auto&) {
-    for (Index i = 0; i < p.size(); ++i)
-      parameters.push_back(p.data() + i);
-  });
-  for (double* theta : parameters) {
-    const double saved = *theta;
-    *theta = saved + h;
-    const double up = net.backward(x, y, L{});
-    *theta = saved - h;
-    const double down = net.backward(x, y, L{});
-    *theta = saved;
-    numeric.push_back((up - down) / (2 * h));
-  }
-  double largest = 0, worst = 0;
-  for (std::size_t k = 0; k < numeric.size(); ++k) {
-    largest = std::max(largest, std::abs(numeric[k]));
-    worst = std::max(worst, std::abs(analytic[k] - numeric[k]));
-  }
-  return {worst / largest, largest};
-}
 
 }  // namespace
 
@@ -92,7 +58,10 @@ TEST_CASE("BatchNorm gradients in training mode match finite differences",
       if (slot == 2 || slot == 3) p.setRandom();  // gamma and beta away from 1 and 0
     });
     const Matrix x = Matrix::Random(6, 3), y = Matrix::Random(6, 2);
-    const auto [error, largest] = training_gradient_error<MeanSquared>(net, x, y);
+    // Training mode: the loss of backward(), with the batch's statistics (loss() is inference).
+    net.backward(x, y, MeanSquared{});
+    const auto [error, largest] =
+        test::finite_difference_error(net, [&] { return net.backward(x, y, MeanSquared{}); });
     CHECK(largest > 1e-4);
     CHECK(error < 1e-6);
   }
@@ -107,7 +76,10 @@ TEST_CASE("BatchNorm gradients in training mode match finite differences",
       if (slot == 2 || slot == 3) p.setRandom();
     });
     const Matrix x = Matrix::Random(3, 40), y = Matrix::Random(3, 1);
-    const auto [error, largest] = training_gradient_error<MeanSquared>(net, x, y);
+    // Training mode: the loss of backward(), with the batch's statistics (loss() is inference).
+    net.backward(x, y, MeanSquared{});
+    const auto [error, largest] =
+        test::finite_difference_error(net, [&] { return net.backward(x, y, MeanSquared{}); });
     CHECK(largest > 1e-4);
     CHECK(error < 1e-6);
   }

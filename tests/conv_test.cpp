@@ -7,6 +7,7 @@
 #include <backprop/backprop.hpp>
 
 #include "catch.hpp"
+#include "finite_differences.hpp"
 #include "temp_dir.hpp"
 
 using namespace backprop;
@@ -38,37 +39,6 @@ Matrix direct_convolution(const Matrix& x, const Conv2DSettings& g, const Matrix
           z(s, (co * out.height + oy) * out.width + ox) = sum;
         }
   return z;
-}
-
-// The largest difference between backward's gradients and central differences of the loss, as a
-// fraction of the largest gradient; and that largest gradient, which must not be zero.
-template <class L>
-std::pair<double, double> gradient_error(Sequential<double>& net, const Matrix& x,
-                                         const Matrix& y) {
-  net.backward(x, y, L{});
-  std::vector<double> analytic, numeric;
-  net.for_each_parameter([&](std::size_t, const auto&, const auto& g) {
-    for (Index i = 0; i < g.size(); ++i)
-      analytic.push_back(g.data()[i]);
-  });
-  const double h = 1e-6;
-  net.for_each_parameter([&](std::size_t, auto& p, const auto&) {
-    for (Index i = 0; i < p.size(); ++i) {
-      const double saved = p.data()[i];
-      p.data()[i] = saved + h;
-      const double up = net.loss(x, y, L{});
-      p.data()[i] = saved - h;
-      const double down = net.loss(x, y, L{});
-      p.data()[i] = saved;
-      numeric.push_back((up - down) / (2 * h));
-    }
-  });
-  double largest = 0, worst = 0;
-  for (std::size_t k = 0; k < numeric.size(); ++k) {
-    largest = std::max(largest, std::abs(numeric[k]));
-    worst = std::max(worst, std::abs(analytic[k] - numeric[k]));
-  }
-  return {worst / largest, largest};
 }
 
 }  // namespace
@@ -148,7 +118,9 @@ TEST_CASE("Convolution and pooling gradients match finite differences", "[conv][
         .add_max_pool2d({2, 2}, Window{1, 1})
         .add_dense<Identity>(2);
     const Matrix x = Matrix::Random(3, 84), y = Matrix::Random(3, 2);
-    const auto [error, largest] = gradient_error<MeanSquared>(net, x, y);
+    net.backward(x, y, MeanSquared{});
+    const auto [error, largest] =
+        test::finite_difference_error(net, [&] { return net.loss(x, y, MeanSquared{}); });
     CHECK(largest > 1e-3);
     CHECK(error < 1e-7);
   }
@@ -164,7 +136,9 @@ TEST_CASE("Convolution and pooling gradients match finite differences", "[conv][
     Matrix y = (Matrix::Random(4, 3).array() + 1.5).matrix();
     for (Index r = 0; r < 4; ++r)
       y.row(r) /= y.row(r).sum();
-    const auto [error, largest] = gradient_error<SoftmaxCrossEntropy>(net, x, y);
+    net.backward(x, y, SoftmaxCrossEntropy{});
+    const auto [error, largest] =
+        test::finite_difference_error(net, [&] { return net.loss(x, y, SoftmaxCrossEntropy{}); });
     CHECK(largest > 1e-4);
     CHECK(error < 1e-6);
   }
