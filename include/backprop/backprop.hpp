@@ -1,11 +1,13 @@
 // backprop: header-only feedforward neural networks on Eigen. Include this one header.
 #pragma once
 
-#include "activation.hpp"  // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
-#include "config.hpp"      // version, errors
-#include "engine.hpp"      // BasicNetwork: predict, loss, backward, train_step, once
-#include "init.hpp"        // StandardNormal, GlorotUniform, HeNormal
-#include "layers.hpp"      // Dense, Dropout, Rescale, Conv2D, pools, BatchNorm; their list
+#include "activation.hpp"     // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
+#include "collective.hpp"     // Collective, ThreadGroup: members that train together
+#include "config.hpp"         // version, errors
+#include "data_parallel.hpp"  // broadcast_parameters, broadcast_state, replicas_identical
+#include "engine.hpp"         // BasicNetwork: predict, loss, backward, train_step, once
+#include "init.hpp"           // StandardNormal, GlorotUniform, HeNormal
+#include "layers.hpp"         // Dense, Dropout, Rescale, Conv2D, pools, BatchNorm; their list
 #include "loss.hpp"        // HalfSumSquared, MeanSquared, BinaryCrossEntropy, SoftmaxCrossEntropy
 #include "metrics.hpp"     // accuracy, Scores
 #include "network.hpp"     // Network<Scalar, Layers...>
@@ -55,6 +57,13 @@
 /// - epochs: backprop::fit with backprop::FitOptions, returning a backprop::History;
 ///   backprop::Verbosity, backprop::Progress (train.hpp, progress.hpp)
 /// - threads: backprop::set_threads, backprop::product_backend (threads.hpp)
+///
+/// \section reference_parallel Train on several members
+/// - backprop::Collective, backprop::ThreadGroup, backprop::CollectiveError (collective.hpp);
+///   FitOptions::collective and FitOptions::reproducible_shards (train.hpp)
+/// - backprop::broadcast_parameters, backprop::broadcast_state, backprop::replicas_identical
+///   (data_parallel.hpp)
+/// - over MPI: backprop::mpi::Communicator, backprop::mpi::run (mpi.hpp, the backprop::mpi target)
 ///
 /// \section reference_data Read and prepare data
 /// - backprop::read_csv with backprop::CsvOptions and backprop::Column, backprop::read_csv_header

@@ -58,6 +58,10 @@ struct LayerInfo {
   Index outputs = 0;        ///< values per sample out
   Index parameters = 0;     ///< trainable scalars
   std::string settings{};   ///< what else defines it: "relu", "sigmoid without bias", "dropout 0.5"
+  /// Whether its training output for a sample depends on the rest of the batch (BatchNorm's
+  /// statistics) or on the sample's place in it (Dropout's masks): a kind declares
+  /// `static constexpr bool batch_dependent = true`.
+  bool batch_dependent = false;
 
   /// "784->256 relu": how messages name a layer.
   std::string description() const {
@@ -152,7 +156,9 @@ class LayerNode {
     Index count = 0;
     L::for_each_tensor(parameters_, gradients_,
                        [&](const auto& p, const auto&) { count += p.size(); });
-    return {L::name, inputs_, outputs_, count, L::describe(parameters_)};
+    bool batch_dependent = false;
+    if constexpr (requires { L::batch_dependent; }) batch_dependent = L::batch_dependent;
+    return {L::name, inputs_, outputs_, count, L::describe(parameters_), batch_dependent};
   }
   /// The name of the activation at its output; empty for none (Dropout).
   static constexpr std::string_view activation() {

@@ -7,6 +7,7 @@
 // a single output, as whether it is at least 0.5 (binary targets, sigmoid outputs).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -90,6 +91,19 @@ class ScoreAccumulator {
 
   /// The loss of every batch added so far: their mean over samples, or their sum.
   double loss() const { return loss_averages_ ? loss_ / samples_ : loss_; }
+
+  /// The sums behind the scores, for adding up the accumulators of several members (fit over a
+  /// Collective): sum them element-wise and set_totals the result.
+  using Totals = std::array<double, 6>;
+  Totals totals() const { return {samples_, loss_, correct_, squared_, absolute_, values_}; }
+  void set_totals(const Totals& t) {
+    samples_ = t[0];
+    loss_ = t[1];
+    correct_ = t[2];
+    squared_ = t[3];
+    absolute_ = t[4];
+    values_ = t[5];
+  }
 
   /// The scores of every batch added so far.
   Scores result() const {

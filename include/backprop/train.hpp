@@ -8,6 +8,10 @@
 // Works with Network and Sequential alike. Everything random (the validation split, the order of
 // the batches) comes from options.seed, so the same seed gives the same history, bit for bit
 // apart from the timings. Dropout layers draw from their own seeds.
+//
+// Given options.collective, fit trains data-parallel: every member calls it with the same network,
+// data and options, and they train one model together (data_parallel.hpp says how, and what is
+// identical).
 #pragma once
 
 #include <algorithm>
@@ -21,13 +25,17 @@
 #include <numeric>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "collective.hpp"
 #include "config.hpp"
 #include "data/split.hpp"
+#include "data_parallel.hpp"
 #include "loss.hpp"
 #include "metrics.hpp"
 #include "optimizer.hpp"
@@ -164,8 +172,17 @@ struct FitOptions {
   std::function<void(const BatchEnd&)> on_batch_end{};  ///< called after every batch
   std::function<void(EpochEnd&)> on_epoch_end{};        ///< called after every epoch
 
-  Verbosity verbosity = Verbosity::automatic;  ///< a bar, lines, or nothing
+  Verbosity verbosity = Verbosity::automatic;  ///< a bar, lines, or nothing (member 0 alone)
   std::ostream* out = &std::cout;              ///< where progress goes
+
+  /// Data-parallel training: the group this member trains with (ThreadGroup's members,
+  /// backprop::mpi::Communicator), or none. Every member calls fit with the same network, data
+  /// and options; batch_size stays the global batch. The callbacks run on every member.
+  Collective* collective = nullptr;
+  /// Bit-reproducible training across member counts: every batch is cut into this many fixed
+  /// shards whose gradients are added in a fixed order (the step sums this many gradient-sized
+  /// sections). 0: off, one sum of the members' slices.
+  int reproducible_shards = 0;
 };
 
 namespace detail {
@@ -190,6 +207,50 @@ void check_fit_options(const FitOptions<Scalar>& o) {
         "early stopping watches the validation loss: give validation data or a "
         "validation_split");
   if (!o.out) fail("out must not be null");
+  if (o.reproducible_shards < 0)
+    fail("reproducible_shards must be >= 0, got " + std::to_string(o.reproducible_shards));
+}
+
+/// Throws unless every layer of net gives each sample's output from that sample alone, which
+/// splitting batches (between members, or into shards) needs.
+template <class Net>
+void check_splittable(const Net& net) {
+  for (std::size_t i = 0; i + 1 < net.widths().size(); ++i) {
+    const LayerInfo info = net.layer(i);
+    if (info.batch_dependent)
+      throw ArgumentError("backprop::fit: layer " + std::to_string(i) + " (" +
+                          std::string(info.kind) + " " + info.description() +
+                          ") depends on the whole batch while training, which data-parallel "
+                          "training and reproducible_shards do not support yet");
+  }
+}
+
+/// What every member must have alike: the data, the options, the learning rates and the
+/// parameters' shapes.
+template <class Net, class X, class Y, class Scalar>
+Settings fit_settings(const Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                      const FitOptions<Scalar>& o, const std::vector<double>& rates) {
+  Settings s;
+  s.add("the number of rows of X", static_cast<std::uint64_t>(x.rows()));
+  s.add("the number of columns of X", static_cast<std::uint64_t>(x.cols()));
+  s.add("the number of columns of Y", static_cast<std::uint64_t>(y.cols()));
+  Fingerprint content;
+  content.add_matrix(x);
+  content.add_matrix(y);
+  s.add("the content of X and Y", content.value());
+  s.add("validation data", static_cast<std::uint64_t>(o.validation ? o.validation->x.rows() : 0));
+  s.add("validation_split", o.validation_split);
+  s.add("epochs", static_cast<std::uint64_t>(o.epochs));
+  s.add("initial_epoch", static_cast<std::uint64_t>(o.initial_epoch));
+  s.add("batch_size", static_cast<std::uint64_t>(o.batch_size));
+  s.add("shuffle", static_cast<std::uint64_t>(o.shuffle));
+  s.add("seed", o.seed);
+  s.add("early_stopping_patience", static_cast<std::uint64_t>(o.early_stopping_patience));
+  s.add("reproducible_shards", static_cast<std::uint64_t>(o.reproducible_shards));
+  for (double rate : rates)
+    s.add("the learning rate of an epoch", rate);
+  add_parameter_shapes(s, net);
+  return s;
 }
 
 /// The learning rate of every epoch (from 0), each checked before the first is trained.
@@ -299,9 +360,10 @@ inline std::string epoch_summary(const EpochRecord& record, int epochs, Index sa
          Progress::rate(static_cast<double>(samples) / record.seconds) + " samples/s";
 }
 
-/// The scores of the network on (X, Y), evaluated in chunks so that memory stays bounded.
+/// The sums behind the scores of the network on (X, Y), evaluated in chunks so that memory stays
+/// bounded.
 template <class Net, class L, class X, class Y>
-Scores evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Index chunk) {
+ScoreAccumulator evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Index chunk) {
   ScoreAccumulator scores(L::task, L::averages);
   for (Index start = 0; start < x.rows(); start += chunk) {
     const Index n = std::min(chunk, x.rows() - start);
@@ -310,7 +372,7 @@ Scores evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Inde
     scores.add_loss(net.loss(xs, ys, criterion, [&](const auto& a) { scores.add_outputs(a, ys); }),
                     n);
   }
-  return scores.result();
+  return scores;
 }
 
 /// Early stopping: watches the validation loss of each epoch, keeps the weights of the best, and
@@ -356,41 +418,82 @@ class EarlyStopping {
   std::vector<Eigen::Matrix<Scalar, Dynamic, Dynamic>> best_weights_;
 };
 
-/// One epoch: the batches of `order`, each gathered, trained and reported; returns the running
-/// scores. A loss that turns non-finite throws NumericError naming the epoch and batch.
+/// One epoch: the batches of `order`, each gathered, trained and reported; returns the sums behind
+/// the running scores of this member's rows, one per part (data_parallel.hpp's Split). A loss that
+/// turns non-finite throws NumericError naming the epoch and batch. `parallel`, if given, trains
+/// this member's rows of each batch with the other members.
 template <class Net, class L, class O, class Scalar>
-Scores train_epoch(Net& net, const FitData<Scalar>& data, const std::vector<Index>& order,
-                   const L& criterion, O& optimizer, const FitOptions<Scalar>& options, int epoch,
-                   Progress& progress) {
+std::vector<ScoreAccumulator> train_epoch(Net& net, const FitData<Scalar>& data,
+                                          const std::vector<Index>& order, const L& criterion,
+                                          O& optimizer, const FitOptions<Scalar>& options,
+                                          int epoch, Progress& progress, Agreement& agreement,
+                                          DataParallelStep<Scalar>* parallel, Index parts) {
   using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
   const Index samples = data.samples(), size = std::min(options.batch_size, samples);
   const Index batches = batch_count(samples, size);
   Matrix xb(size, data.x.cols()), yb(size, data.y.cols());
-  ScoreAccumulator scores(L::task, L::averages);
+  std::vector<ScoreAccumulator> scores(static_cast<std::size_t>(parts),
+                                       ScoreAccumulator(L::task, L::averages));
+  double loss_total = 0;  // of the whole batches, for the progress bar
   progress.begin_epoch(epoch, options.epochs, batches);
   for (Index b = 0; b < batches; ++b) {
     const Index first = b * size, n = std::min(size, samples - first);
-    for (Index i = 0; i < n; ++i) {
-      const Index row = order[static_cast<std::size_t>(first + i)];
+    const RowRange mine = parallel ? parallel->rows(n) : RowRange{0, n};
+    for (Index i = 0; i < mine.count; ++i) {
+      const Index row = order[static_cast<std::size_t>(first + mine.first + i)];
       xb.row(i) = data.x.row(row);
       yb.row(i) = data.y.row(row);
     }
-    const auto xs = xb.topRows(n);
-    const auto ys = yb.topRows(n);
+    const auto xs = xb.topRows(mine.count);
+    const auto ys = yb.topRows(mine.count);
     double loss = 0;
     try {
-      loss = net.train_step(xs, ys, criterion, optimizer,
-                            [&](const auto& a) { scores.add_outputs(a, ys); });
+      if (parallel) {
+        loss = parallel->step(net, xs, ys, n, criterion, optimizer, std::span(scores));
+      } else {
+        loss = net.train_step(xs, ys, criterion, optimizer,
+                              [&](const auto& a) { scores[0].add_outputs(a, ys); });
+        scores[0].add_loss(loss, n);
+      }
     } catch (const NumericError& e) {
       throw NumericError("backprop::fit: epoch " + std::to_string(epoch) + ", batch " +
                          std::to_string(b + 1) + " of " + std::to_string(batches) + ": " +
                          e.what());
     }
-    scores.add_loss(loss, n);
-    progress.batch(b + 1, static_cast<double>(first + n), scores.loss());
-    if (options.on_batch_end) options.on_batch_end(BatchEnd{epoch, b + 1, batches, loss});
+    loss_total += L::averages ? loss * static_cast<double>(n) : loss;
+    progress.batch(b + 1, static_cast<double>(first + n),
+                   L::averages ? loss_total / static_cast<double>(first + n) : loss_total);
+    if (options.on_batch_end)
+      agreement.attempt([&] { options.on_batch_end(BatchEnd{epoch, b + 1, batches, loss}); });
   }
-  return scores.result();
+  return scores;
+}
+
+/// The validation scores of this member's pieces of (X, Y), one per part.
+template <class Net, class L, class Scalar>
+std::vector<ScoreAccumulator> evaluate_parts(const Net& net, const ValidationData<Scalar>& v,
+                                             const L& criterion, const Split& split, Index chunk) {
+  std::vector<ScoreAccumulator> parts(static_cast<std::size_t>(split.parts()),
+                                      ScoreAccumulator(L::task, L::averages));
+  split.for_each_piece(v.x.rows(), [&](Index part, RowRange rows) {
+    parts[static_cast<std::size_t>(part)] =
+        evaluate(net, v.x.middleRows(rows.first, rows.count),
+                 v.y.middleRows(rows.first, rows.count), criterion, chunk);
+  });
+  return parts;
+}
+
+/// Whether any member says yes, on every member, with any member's pending error.
+inline bool any_member(Agreement& agreement, bool yes) {
+  Collective* group = agreement.group();
+  if (!group) return yes;
+  std::vector<double> sums(1 + static_cast<std::size_t>(group->size()));
+  sums[0] = yes ? 1 : 0;
+  const auto flags = std::span(sums).last(static_cast<std::size_t>(group->size()));
+  agreement.raise_flag(flags);
+  group->sum(std::span(sums));
+  agreement.settle(std::span<const double>(flags));
+  return sums[0] != 0;
 }
 
 }  // namespace detail
@@ -401,6 +504,10 @@ Scores train_epoch(Net& net, const FitData<Scalar>& data, const std::vector<Inde
 /// and the optimizer against the network; a failed check changes nothing. A loss that turns
 /// non-finite while training throws NumericError naming the epoch and batch; the network then
 /// keeps the weights from before that step.
+///
+/// With options.collective, every member must call fit alike (data_parallel.hpp): the members
+/// check that they agree, start from member 0's parameters and optimizer state, and end with the
+/// same parameters, History and errors.
 template <class Net, class X, class Y, LossFunction L, Optimizer O>
 History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
             const L& criterion, O& optimizer,
@@ -409,12 +516,32 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
   static_assert(std::is_same_v<typename O::Scalar, Scalar>,
                 "fit: the optimizer's scalar type must be the network's "
                 "(Adam<float> for a network of float)");
-  detail::check_fit_options(options);
+  // Alone, a failed check throws here; in a group, every member throws the first member's error
+  // at sync(), so that no member is left waiting for the others.
+  detail::Agreement agreement(options.collective);
   const double initial_rate = static_cast<double>(optimizer.learning_rate());
-  const std::vector<double> rates = detail::learning_rates(options, initial_rate);
-  if constexpr (requires { optimizer.check(net); }) optimizer.check(net);
+  std::vector<double> rates;
+  std::optional<detail::FitData<Scalar>> data;
   Xoshiro256 random(options.seed);
-  const detail::FitData<Scalar> data(net, x, y, criterion, options, random);
+  const bool split = options.collective || options.reproducible_shards > 0;
+  agreement.attempt([&] {
+    detail::check_fit_options(options);
+    rates = detail::learning_rates(options, initial_rate);
+    if constexpr (requires { optimizer.check(net); }) optimizer.check(net);
+    if (split) detail::check_splittable(net);
+    data.emplace(net, x, y, criterion, options, random);
+  });
+  agreement.sync();
+  std::optional<detail::DataParallelStep<Scalar>> parallel;
+  if (split) {
+    detail::fit_settings(net, x, y, options, rates).agree(agreement, "fit");
+    if (options.collective) {
+      broadcast_parameters(net, *options.collective);
+      broadcast_state(optimizer, *options.collective);
+    }
+  }
+  const detail::Split parts(agreement.rank(), agreement.size(), options.reproducible_shards);
+  if (split) parallel.emplace(agreement, parts, net.parameter_count());
 
   // The schedule starts from the optimizer's rate, which fit gives back when it returns.
   struct RestoreRate {
@@ -423,12 +550,12 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
     ~RestoreRate() { optimizer.set_learning_rate(static_cast<Scalar>(rate)); }
   } restore_rate{optimizer, initial_rate};
 
-  std::vector<Index> order(static_cast<std::size_t>(data.samples()));
+  std::vector<Index> order(static_cast<std::size_t>(data->samples()));
   std::iota(order.begin(), order.end(), Index{0});
   detail::EarlyStopping<Scalar> stopping(options.early_stopping_patience,
                                          options.early_stopping_min_delta);
   History history;
-  Progress progress(*options.out, options.verbosity);
+  Progress progress(*options.out, agreement.rank() == 0 ? options.verbosity : Verbosity::silent);
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     // Every epoch draws its order, trained or not, so that a resumed run sees the same orders.
     if (options.shuffle) shuffle(order.begin(), order.end(), random);
@@ -438,21 +565,29 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
     record.epoch = epoch;
     record.learning_rate = rates[static_cast<std::size_t>(epoch - 1)];
     optimizer.set_learning_rate(static_cast<Scalar>(record.learning_rate));
-    record.train =
-        detail::train_epoch(net, data, order, criterion, optimizer, options, epoch, progress);
-    if (data.validation)
-      record.validation = detail::evaluate(net, data.validation->x, data.validation->y, criterion,
-                                           std::max<Index>(options.batch_size, 1024));
+    const std::vector<ScoreAccumulator> train =
+        detail::train_epoch(net, *data, order, criterion, optimizer, options, epoch, progress,
+                            agreement, parallel ? &*parallel : nullptr, parts.parts());
+    // Each member scores its pieces of the validation rows; the pieces add up to all of them.
+    std::vector<ScoreAccumulator> validation(static_cast<std::size_t>(parts.parts()),
+                                             ScoreAccumulator(L::task, L::averages));
+    if (data->validation)
+      agreement.attempt([&] {
+        validation = detail::evaluate_parts(net, *data->validation, criterion, parts,
+                                            std::max<Index>(options.batch_size, 1024));
+      });
+    record.train = detail::sum_parts(agreement, train).result();
+    if (data->validation) record.validation = detail::sum_parts(agreement, validation).result();
     record.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     bool stop = stopping.observe(record, net, history);
     history.epochs.push_back(record);
-    progress.end_epoch(detail::epoch_summary(record, options.epochs, data.samples()));
+    progress.end_epoch(detail::epoch_summary(record, options.epochs, data->samples()));
     if (options.on_epoch_end) {
       EpochEnd end{history.epochs.back()};
-      options.on_epoch_end(end);
-      stop = stop || end.stop;
+      agreement.attempt([&] { options.on_epoch_end(end); });
+      stop = detail::any_member(agreement, stop || end.stop);
     }
     if (stop) break;
   }

@@ -41,6 +41,7 @@ struct BatchNorm {
   static constexpr int outputs = Dynamic;
   static constexpr std::size_t tensor_count = 2;
   using activation = void;  ///< no activation: a network cannot end with BatchNorm
+  static constexpr bool batch_dependent = true;  ///< training normalizes by the batch's statistics
 
   /// gamma and beta (1, channels), trainable; the running statistics and settings.
   template <class Scalar>

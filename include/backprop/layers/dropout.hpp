@@ -37,6 +37,7 @@ struct Dropout {
   static constexpr int outputs = Units;
   static constexpr std::size_t tensor_count = 0;
   using activation = void;  ///< no activation: a network cannot end with Dropout
+  static constexpr bool batch_dependent = true;  ///< a sample's mask depends on its row
 
   /// No trainable matrices: the rate, and the generator of the masks.
   template <class Scalar>
