@@ -1,9 +1,15 @@
-// The tutorial's 2-3-1 network, from a project that links backprop::backprop (or backprop::zlib).
+// The tutorial's 2-3-1 network, from a project that links backprop::backprop (or backprop::zlib,
+// or backprop::mpi: then inside mpi::run, on however many ranks it is started).
 #include <backprop/backprop.hpp>
+#ifdef BACKPROP_WITH_MPI
+#include <backprop/mpi.hpp>
+#endif
 
 #include <iostream>
 
-int main() {
+namespace {
+
+void tutorial() {
   using namespace backprop;
   Eigen::Matrix<double, 3, 2> x;
   x << 2, 9, 1, 5, 3, 6;
@@ -21,5 +27,18 @@ int main() {
 #ifdef BACKPROP_WITH_ZLIB
   std::cout << ", with zlib " << ZLIB_VERSION;
 #endif
+}
+
+}  // namespace
+
+int main([[maybe_unused]] int argc, [[maybe_unused]] char** argv) {
+#ifdef BACKPROP_WITH_MPI
+  return backprop::mpi::run(argc, argv, [](backprop::mpi::Communicator& world) {
+    tutorial();
+    std::cout << ", on " << world.size() << " MPI rank" << (world.size() > 1 ? "s" : "") << "\n";
+  });
+#else
+  tutorial();
   std::cout << "\n";
+#endif
 }
