@@ -146,8 +146,10 @@ inline bool is_index(std::string_view text) {
   return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-// Runs body(parser) with the usual exit statuses: 0 on success or --help, 2 on a bad option,
-// 1 on any other error, each with a message on stderr.
+inline constexpr int bad_arguments = 2;  // the exit status of a bad option
+
+// Runs body(parser) with the usual exit statuses: 0 on success or --help, bad_arguments on a bad
+// option, 1 on any other error, each with a message on stderr.
 template <class Body>
 int run(Parser& parser, int argc, const char* const* argv, Body&& body) {
   try {
@@ -156,7 +158,7 @@ int run(Parser& parser, int argc, const char* const* argv, Body&& body) {
   } catch (const Error& e) {
     std::cerr << parser.program() << ": " << e.what() << "\nTry '" << parser.program()
               << " --help'.\n";
-    return 2;
+    return bad_arguments;
   } catch (const std::exception& e) {
     std::cerr << parser.program() << ": error: " << e.what() << "\n";
     return 1;

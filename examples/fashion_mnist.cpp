@@ -10,6 +10,10 @@
 //                 ReLU, batch norm, max pool 2x2; dense 128 ReLU, dropout 0.3; dense 10
 //
 // benchmarks/peers/fashion_mnist_torch.py runs the same in PyTorch (--model cnn for the CNN).
+//
+// Built with backprop::mpi, it also runs unchanged under `mpirun -n 2 fashion_mnist`: the ranks
+// train one model together (data-parallel, the same global batch), rank 0 alone prints and
+// writes files. The CNN's batch norm and dropout do not split across ranks yet.
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +21,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +36,9 @@
 #include <backprop/sequential.hpp>
 #include <backprop/threads.hpp>
 #include <backprop/train.hpp>
+#ifdef BACKPROP_WITH_MPI
+#include <backprop/mpi.hpp>
+#endif
 
 #include "cli.hpp"
 #include "svg_plot.hpp"
@@ -172,8 +180,18 @@ Settings read_settings(const cli::Parser& args) {
   return s;
 }
 
-int run(const cli::Parser& args) {
-  const Settings s = read_settings(args);
+// The ranks that train together, if any. fit fails on every rank alike, with one message.
+struct Ranks {
+  Collective* group = nullptr;
+  bool failed_together = false;
+};
+
+int train(const cli::Parser& args, Ranks& ranks_) {
+  Settings s = read_settings(args);
+  Collective* group = ranks_.group;
+  s.fit.collective = group;
+  const int ranks = group ? group->size() : 1;
+  const bool speaks = !group || group->rank() == 0;  // one rank writes files
   const std::filesystem::path& dir = s.data;
   if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
     std::cerr << "fashion_mnist: the data set is not in " << dir << ".\n"
@@ -205,12 +223,20 @@ int run(const cli::Parser& args) {
       std::cout << " " << w;
   std::cout << " (" << net.parameter_count() << " parameters), Adam, batch " << s.fit.batch_size
             << ", products on " << threads << " thread" << (threads > 1 ? "s" : "") << " ("
-            << product_backend() << ")\n";
+            << product_backend() << ")";
+  if (ranks > 1) std::cout << ", data-parallel on " << ranks << " MPI ranks";
+  std::cout << "\n";
 
   Adam<float> adam({.learning_rate = s.learning_rate});
 
   const auto start = std::chrono::steady_clock::now();
-  const History history = fit(net, train.x, train.y, SoftmaxCrossEntropy{}, adam, s.fit);
+  History history;
+  try {
+    history = fit(net, train.x, train.y, SoftmaxCrossEntropy{}, adam, s.fit);
+  } catch (...) {
+    ranks_.failed_together = group != nullptr;
+    throw;
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -218,8 +244,10 @@ int run(const cli::Parser& args) {
   const double test_accuracy = accuracy(predicted, test.y);
   std::cout << "\ntest accuracy " << std::fixed << std::setprecision(4) << test_accuracy
             << " after " << history.epochs.size() << " epochs, trained in " << std::setprecision(1)
-            << seconds << " s\n";
+            << seconds << " s" << (ranks > 1 ? " by " + std::to_string(ranks) + " ranks" : "")
+            << "\n";
   print_confusion(confusion_matrix(predicted, test.y, 10));
+  if (!speaks) return 0;
   write_curves(history, s.curves);
   if (!s.save.empty()) {
     save_model(net, s.save);
@@ -249,5 +277,33 @@ int main(int argc, char** argv) {
       .option("test-limit", "N", "use only the first N test images (0: all)", "0")
       .option("curves", "PREFIX", "write PREFIX.svg and PREFIX.csv", "fashion_mnist_curves")
       .option("save", "FILE", "save the trained model here", "");
-  return cli::run(args, argc, argv, run);
+#ifdef BACKPROP_WITH_MPI
+  // Every rank runs this; rank 0 alone prints. An error every rank shares (a bad flag, any error
+  // of fit) is printed once and the ranks end together; an error of one rank alone (its data
+  // missing, say) is printed by that rank, which then ends the others, since they may be waiting
+  // for it in a sum.
+  return mpi::run(argc, argv, [&](mpi::Communicator& world) {
+    Ranks ranks{world.size() > 1 ? &world : nullptr};
+    const bool speaks = world.rank() == 0;
+    std::ostringstream held;  // the errors of a quiet rank, until they turn out to be its own
+    std::streambuf* const cerr = std::cerr.rdbuf();
+    if (!speaks) {
+      std::cout.setstate(std::ios::failbit);
+      std::cerr.rdbuf(held.rdbuf());
+    }
+    const int status =
+        cli::run(args, argc, argv, [&](const cli::Parser& parsed) { return train(parsed, ranks); });
+    std::cerr.rdbuf(cerr);
+    const bool shared = status == cli::bad_arguments || ranks.failed_together;
+    if (status != 0 && !shared && world.size() > 1) {
+      std::cerr << held.str() << std::flush;
+      MPI_Abort(world.get(), status);
+    }
+    return status;
+  });
+#else
+  Ranks alone;
+  return cli::run(args, argc, argv,
+                  [&](const cli::Parser& parsed) { return train(parsed, alone); });
+#endif
 }
