@@ -241,6 +241,24 @@ TEST_CASE("A CNN with Adam trains without allocating after its first step", "[al
         }) == 0);
 }
 
+TEST_CASE("A compile-time CNN with Adam trains without allocating after its first step",
+          "[allocation]") {
+  using Cnn =
+      Network<float, Input<1, 28, 28>, Conv<8, Window{3, 3}, ReLU, Padding{1, 1}>, BatchNorm,
+              MaxPool<>, Conv<16, Window{3, 3}>, AvgPool<>, Dropout<>, Dense<Dynamic, 10, Softmax>>;
+  Cnn net;
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Random(32, 784);
+  Eigen::MatrixXf y = Eigen::MatrixXf::Zero(32, 10);
+  for (Index r = 0; r < 32; ++r)
+    y(r, r % 10) = 1;
+  Adam<float> adam;
+  CHECK(allocations_during([&] { net.train_step(x, y, SoftmaxCrossEntropy{}, adam); }) > 0);
+  CHECK(allocations_during([&] {
+          for (int i = 0; i < 3; ++i)
+            net.train_step(x, y, SoftmaxCrossEntropy{}, adam);
+        }) == 0);
+}
+
 TEST_CASE("A compile-time MLP with Adam trains without allocating after its first step",
           "[allocation]") {
   Network<float, Dense<20, 16, ReLU>, Dropout<16>, Dense<16, 4, Softmax>> net{HeNormal{2}};

@@ -30,7 +30,7 @@ TEST_CASE("BatchNorm normalizes with the batch while training, the running stati
   x << 1, 10, 2, 20, 3, 30, 6, 60;
   // Training mode: each column to mean 0 and variance 1 (biased, with epsilon).
   Matrix seen;
-  net.backward(x, Matrix::Zero(4, 2), MeanSquared{}, [&](const auto& a) { seen = a; });
+  net.backward(x, Matrix::Zero(4, 2), MeanSquared{}, [&](const auto& a, const auto&) { seen = a; });
   const Eigen::RowVector2d mean = x.colwise().mean();
   const Eigen::RowVector2d variance =
       (x.rowwise() - mean).array().square().colwise().mean().matrix();

@@ -63,9 +63,9 @@ class AnyLayer {
     virtual void operator()(const Matrix& parameter, const Matrix& gradient) = 0;
     virtual void operator()(const RowVector& parameter, const RowVector& gradient) = 0;
   };
-  /// Fills a weight matrix; initialize() hands W to it.
+  /// Fills a weight matrix; initialize() hands W to it, with its fans.
   struct Filler {
-    virtual void fill(Matrix& w) = 0;
+    virtual void fill(Matrix& w, Fans fans) = 0;
   };
 
   virtual ~AnyLayer() = default;
@@ -124,7 +124,7 @@ class AnyLayer {
     struct Adapter final : Filler {
       Init& init;
       explicit Adapter(Init& i) : init(i) {}
-      void fill(Matrix& w) override { init.fill(w); }
+      void fill(Matrix& w, Fans fans) override { backprop::fill_weights(init, w, fans); }
     } adapter{init};
     fill_weights(adapter);
   }

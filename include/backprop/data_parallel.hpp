@@ -44,6 +44,7 @@
 #include "collective.hpp"
 #include "config.hpp"
 #include "metrics.hpp"
+#include "threads.hpp"
 
 namespace backprop {
 
@@ -264,17 +265,6 @@ void add_parameter_shapes(Settings& settings, const Net& net) {
   });
 }
 
-/// rows [first, first + count) of a batch
-struct RowRange {
-  Index first = 0, count = 0;
-};
-
-/// Part k of n things cut into `parts` nearly equal parts: [k n / parts, (k + 1) n / parts).
-inline RowRange part_of(Index n, Index k, Index parts) {
-  const Index first = n * k / parts;
-  return {first, n * (k + 1) / parts - first};
-}
-
 /// Which rows of a batch (or of the validation data) this member computes, and into which part
 /// each piece adds: in plain mode its slice, into part 0; in reproducible mode each of its shards,
 /// into the shard's own part. Alone and plain, one piece of all rows.
@@ -370,8 +360,9 @@ class DataParallelStep {
     if (piece.count == 0) return;  // an empty slice adds zeros
     const auto xs = x.middleRows(piece.first, piece.count);
     const auto ys = y.middleRows(piece.first, piece.count);
-    const Scalar loss =
-        net.backward(xs, ys, criterion, [&](const auto& a) { scores.add_outputs(a, ys); });
+    const Scalar loss = net.backward(xs, ys, criterion, [&](const auto& a, const auto& targets) {
+      scores.add_outputs(a, targets);
+    });
     scores.add_loss(loss, piece.count);
     const Scalar weight =
         L::averages ? static_cast<Scalar>(static_cast<double>(piece.count) / static_cast<double>(n))

@@ -45,8 +45,8 @@ namespace backprop {
 namespace detail {
 
 struct IgnoreOutput {
-  template <class A>
-  void operator()(const A&) const {}
+  template <class... Arguments>
+  void operator()(const Arguments&...) const {}
 };
 
 /// The optimizer of backward(): the step computes the gradients and updates nothing.
@@ -65,19 +65,37 @@ class BasicNetwork {
   /// float or double.
   using Scalar = typename Store::Scalar;
 
-  /// X: (batch, inputs)  ->  (batch, outputs)
+  /// X: (batch, inputs)  ->  (batch, outputs). A large X goes through in blocks of
+  /// inference_block rows, so that what a layer keeps per row (a convolution's im2col) stays
+  /// bounded whatever the size of X.
   template <class X>
   auto predict(const Eigen::MatrixBase<X>& x_) const {
     check_scalar<X>();
     decltype(auto) x = store_.adapt(x_);
     check_input(x, "predict");
-    auto ws = infer(x);
-    auto output = std::move(store_.at(ws, store_.last()).A);
-    return output;
+    if constexpr (std::remove_cvref_t<decltype(x)>::RowsAtCompileTime != Dynamic) {
+      auto ws = infer(x);  // a fixed number of rows: on the stack where the sizes are small
+      auto output = std::move(store_.at(ws, store_.last()).A);
+      return output;
+    } else {
+      auto ws = infer(x.topRows(std::min(x.rows(), inference_block)));
+      auto output = std::move(store_.at(ws, store_.last()).A);
+      if (x.rows() <= inference_block) return output;
+      output.conservativeResize(x.rows(), Eigen::NoChange);
+      for (Index first = inference_block; first < x.rows(); first += inference_block) {
+        const Index rows = std::min(inference_block, x.rows() - first);
+        infer(x.middleRows(first, rows), ws);
+        output.middleRows(first, rows) = store_.at(ws, store_.last()).A;
+      }
+      return output;
+    }
   }
+  /// The rows that predict and loss compute at a time.
+  static constexpr Index inference_block = 256;
 
-  /// The loss of the current parameters on (X, Y), without gradients (and without dropout).
-  /// on_output(A), if given, sees the network's output.
+  /// The loss of the current parameters on (X, Y), without gradients (and without dropout), in
+  /// blocks of inference_block rows as predict. on_output(A, Y), if given, sees the network's
+  /// output for each block and the rows of Y it answers.
   template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
   Scalar loss(const Eigen::MatrixBase<X>& x_, const Eigen::MatrixBase<Y>& y_, const L&,
               OnOutput&& on_output = {}) const {
@@ -85,14 +103,34 @@ class BasicNetwork {
     decltype(auto) x = store_.adapt(x_);
     decltype(auto) y = store_.adapt(y_);
     check_data<L>(x, y, "loss");
-    const auto ws = infer(x);
-    const auto& out = store_.at(ws, store_.last());
-    on_output(out.A);
-    return detail::output_loss<L>(fused<L>(), out.Z, out.A, y);
+    const bool fused = this->fused<L>();
+    auto block_loss = [&](const auto& ws, const auto& y_block) {
+      const auto& out = store_.at(ws, store_.last());
+      on_output(out.A, y_block);
+      return detail::output_loss<L>(fused, out.Z, out.A, y_block);
+    };
+    if constexpr (std::remove_cvref_t<decltype(x)>::RowsAtCompileTime != Dynamic) {
+      return block_loss(infer(x), y);
+    } else {
+      typename Store::template Workspace<Dynamic> ws{};
+      if (x.rows() <= inference_block) {
+        infer(x, ws);
+        return block_loss(ws, y);
+      }
+      // The blocks' losses add up, or their means weighted by rows average.
+      double total = 0;
+      for (Index first = 0; first < x.rows(); first += inference_block) {
+        const Index rows = std::min(inference_block, x.rows() - first);
+        infer(x.middleRows(first, rows), ws);
+        const double value = block_loss(ws, y.middleRows(first, rows));
+        total += L::averages ? value * static_cast<double>(rows) : value;
+      }
+      return static_cast<Scalar>(L::averages ? total / static_cast<double>(x.rows()) : total);
+    }
   }
 
   /// X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
-  /// parameter (for_each_parameter shows them). on_output(A), if given, sees the output.
+  /// parameter (for_each_parameter shows them). on_output(A, Y), if given, sees the output.
   template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
   Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
                   OnOutput&& on_output = {}) {
@@ -246,10 +284,15 @@ class BasicNetwork {
   template <class X>
   auto infer(const X& x) const {
     typename Store::template Workspace<X::RowsAtCompileTime> ws{};
+    infer(x, ws);
+    return ws;
+  }
+  /// The same in a workspace of the caller's.
+  template <class X, class Ws>
+  void infer(const X& x, Ws& ws) const {
     store_.resize(ws, x.rows());
     store_.for_each(
         [&](auto i) { store_.layer(i).forward(store_.input(i, x, ws), store_.at(ws, i)); });
-    return ws;
   }
 
   /// backward and train_step: check, forward and take the loss; then commit, count the step,
@@ -290,7 +333,7 @@ class BasicNetwork {
     const bool fused = this->fused<L>();
     const Scalar value = detail::output_loss<L>(fused, out.Z, out.A, y);
     detail::check_finite_loss(value, L::name);
-    on_output(std::as_const(out.A));
+    on_output(std::as_const(out.A), y);
 
     // Checked: from here on nothing throws, and state changes.
     store_.for_each([&](auto i) { store_.layer(i).commit(store_.at(ws, i)); });

@@ -36,6 +36,22 @@ concept WeightInitializer = requires(I init, Eigen::MatrixXd w) {
   init.fill(w);
 };
 
+/// The fans of a weight matrix where its shape alone does not give them: a convolution's W
+/// (cin*kh*kw, cout) has fan_in cin*kh*kw and fan_out cout*kh*kw, as PyTorch counts them.
+struct Fans {
+  Index in = 0, out = 0;
+};
+
+/// init.fill(w, fans) where the initializer takes the fans (the built-in ones do), else
+/// init.fill(w), whose fans are w's shape.
+template <class Init, class W>
+void fill_weights(Init& init, W& w, Fans fans) {
+  if constexpr (requires { init.fill(w, fans); })
+    init.fill(w, fans);
+  else
+    init.fill(w);
+}
+
 /// N(0, 1): the tutorial's np.random.randn.
 class StandardNormal {
  public:
@@ -45,6 +61,11 @@ class StandardNormal {
   template <class D>
   void fill(Eigen::MatrixBase<D>& w) {
     detail::fill_row_major(w, [this] { return random_.normal(); });
+  }
+  /// The same: N(0, 1) has no fans.
+  template <class D>
+  void fill(Eigen::MatrixBase<D>& w, Fans) {
+    fill(w);
   }
 
  private:
@@ -59,7 +80,12 @@ class GlorotUniform {
   /// W: (fan_in, fan_out), row by row.
   template <class D>
   void fill(Eigen::MatrixBase<D>& w) {
-    const double limit = std::sqrt(6.0 / static_cast<double>(w.rows() + w.cols()));
+    fill(w, Fans{w.rows(), w.cols()});
+  }
+  /// W row by row, with the given fans.
+  template <class D>
+  void fill(Eigen::MatrixBase<D>& w, Fans fans) {
+    const double limit = std::sqrt(6.0 / static_cast<double>(fans.in + fans.out));
     detail::fill_row_major(w, [&] { return limit * (2.0 * random_.uniform() - 1.0); });
   }
 
@@ -75,7 +101,12 @@ class HeNormal {
   /// W: (fan_in, fan_out), row by row.
   template <class D>
   void fill(Eigen::MatrixBase<D>& w) {
-    const double stddev = std::sqrt(2.0 / static_cast<double>(w.rows()));
+    fill(w, Fans{w.rows(), w.cols()});
+  }
+  /// W row by row, with the given fans.
+  template <class D>
+  void fill(Eigen::MatrixBase<D>& w, Fans fans) {
+    const double stddev = std::sqrt(2.0 / static_cast<double>(fans.in));
     detail::fill_row_major(w, [&] { return stddev * random_.normal(); });
   }
 

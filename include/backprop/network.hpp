@@ -25,10 +25,14 @@
 #include "engine.hpp"
 #include "init.hpp"
 #include "layer.hpp"
+#include "layers/batch_norm.hpp"
+#include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/pool2d.hpp"
 #include "layers/rescale.hpp"
 #include "loss.hpp"
+#include "shape.hpp"
 
 namespace backprop {
 
@@ -65,6 +69,194 @@ constexpr bool adjacent_sizes_agree(std::index_sequence<I...>) {
                             inputs<std::tuple_element_t<I + 1, All>::inputs>>::value &&
           ...);
 }
+
+// ---- Shapes at compile time: what each entry of Network<Scalar, ...>'s list becomes ----
+
+/// These name the numbers in a compile error about a layer that does not fit the shape before it.
+template <Index Channels, Index Height, Index Width>
+struct output_shape_of_previous_layer {};
+template <class Spec>
+struct settings {};
+
+template <class Layer, class Shape, class Inputs>
+struct layer_takes_shape;
+/// A layer after an image must take exactly its values.
+template <std::size_t I, Index C, Index H, Index W, int N>
+struct layer_takes_shape<layer<I>, output_shape_of_previous_layer<C, H, W>, inputs<N>> {
+  static_assert(N == C * H * W || N == Dynamic,
+                "a layer does not take the shape before it: layer I takes N inputs but the layer "
+                "before it gives C x H x W values; the compiler names I, the shape and N in "
+                "layer_takes_shape<layer<I>, output_shape_of_previous_layer<C, H, W>, inputs<N>>");
+  static constexpr bool value = true;
+};
+
+template <class Layer, class Shape, class Spec>
+struct image_layer_fits;
+/// An image layer's window must fit the shape before it. Each message says what is wrong; the
+/// compiler names the layer, the shape and the layer's settings in image_layer_fits<layer<I>,
+/// output_shape_of_previous_layer<C, H, W>, settings<Spec>>.
+template <std::size_t I, Index C, Index H, Index W, class Spec>
+struct image_layer_fits<layer<I>, output_shape_of_previous_layer<C, H, W>, settings<Spec>> {
+  static constexpr SlideProblem problem = Spec::template problem<Shape{C, H, W}>;
+  static_assert(problem != SlideProblem::kernel_beyond_input,
+                "an image layer's window is larger than the (padded) shape before it");
+  static_assert(problem != SlideProblem::zero_stride,
+                "an image layer's stride must be at least 1x1");
+  static_assert(problem != SlideProblem::padding_not_below_kernel &&
+                    problem != SlideProblem::negative_padding,
+                "an image layer's padding must be at least 0 and smaller than its window");
+  static_assert(problem != SlideProblem::empty_kernel && problem != SlideProblem::no_channels,
+                "an image layer needs a window of at least 1x1 and at least one filter");
+  static_assert(problem != SlideProblem::input_not_positive &&
+                    problem != SlideProblem::beyond_limit,
+                "an image layer's sizes must be positive and at most 2^31");
+  static constexpr bool value = true;
+};
+
+template <class T>
+inline constexpr bool always_false = false;
+
+/// An entry of a Network's list that becomes a layer kind only given the shape before it (Conv,
+/// MaxPool, BatchNorm, ...): it has `at<Shape>`.
+template <class L>
+concept ShapeSpec = requires {
+  typename L::template at<Shape{}>;
+};
+
+/// What the compiler knows of the values between two layers: their shape, or nothing (a Dynamic
+/// width, given at run time), or that a layer before does not fit (a static_assert said why).
+template <Shape S>
+struct Known {
+  static constexpr Shape shape = S;
+};
+struct Unknown {};
+struct Failed {};
+/// What a layer that does not fit becomes. A Network of one is an empty class, so that the first
+/// message about its layers is the only one.
+struct Unfit {};
+
+/// Entry I of a Network's list after `State`: the layer kind it is (`kind`), and what is known
+/// after it (`next`).
+template <std::size_t I, class State, class L>
+struct resolve_layer;
+
+template <std::size_t I, class L>
+struct resolve_layer<I, Failed, L> {
+  using kind = Unfit;
+  using next = Failed;
+};
+
+template <std::size_t I, Shape S, ShapeSpec L>
+requires(L::template problem<S> == SlideProblem::none) struct resolve_layer<I, Known<S>, L> {
+  using kind = typename L::template at<S>;
+  using next = Known<kind::output_shape>;
+};
+template <std::size_t I, Shape S, ShapeSpec L>
+requires(L::template problem<S> != SlideProblem::none) struct resolve_layer<I, Known<S>, L> {
+  static_assert(
+      image_layer_fits<layer<I>, output_shape_of_previous_layer<S.channels, S.height, S.width>,
+                       settings<L>>::value);
+  using kind = Unfit;
+  using next = Failed;
+};
+template <std::size_t I, ShapeSpec L>
+struct resolve_layer<I, Unknown, L> {
+  static_assert(always_false<L>,
+                "an image layer needs the shape before it: start the Network with "
+                "Input<channels, height, width>, and give the layers before it fixed widths");
+  using kind = Unfit;
+  using next = Failed;
+};
+
+/// L taking N inputs: itself, unless it takes a Dynamic width and can be made to take N (Dense,
+/// Dropout and Rescale have with_inputs).
+template <class L, int N>
+struct taking {
+  using type = L;
+};
+template <class L, int N>
+requires(L::inputs == Dynamic &&
+         requires { typename L::template with_inputs<N>; }) struct taking<L, N> {
+  using type = typename L::template with_inputs<N>;
+};
+
+/// What is known after a layer of `Outputs` outputs that follows shape S: a layer that keeps the
+/// width keeps the shape (Dropout after a convolution).
+template <Shape S, int Outputs>
+using known_after = std::conditional_t<Outputs == Dynamic, Unknown,
+                                       Known<(Outputs == S.size() ? S : Shape{Outputs, 1, 1})>>;
+
+/// A kind of its own widths (Dense, Dropout, ...) after a known shape.
+template <std::size_t I, Shape S, class L>
+requires(!ShapeSpec<L>) struct resolve_layer<I, Known<S>, L> {
+  using taken = typename taking<L, static_cast<int>(S.size())>::type;
+  // Between two flat layers, layer_sizes_agree checks the widths as it always did.
+  static constexpr bool fits =
+      S.height * S.width == 1 || taken::inputs == Dynamic || taken::inputs == S.size();
+  static_assert(
+      std::conditional_t<
+          fits, std::true_type,
+          layer_takes_shape<layer<I>, output_shape_of_previous_layer<S.channels, S.height, S.width>,
+                            inputs<taken::inputs>>>::value);
+  using kind = std::conditional_t<fits, taken, Unfit>;
+  using next = std::conditional_t<fits, known_after<S, taken::outputs>, Failed>;
+};
+template <std::size_t I, class L>
+requires(!ShapeSpec<L>) struct resolve_layer<I, Unknown, L> {
+  using kind = L;
+  using next = std::conditional_t<L::outputs == Dynamic, Unknown, Known<Shape{L::outputs, 1, 1}>>;
+};
+
+template <std::size_t I, class State, class Done, class... Rest>
+struct resolve_list;
+template <std::size_t I, class State, class... Done>
+struct resolve_list<I, State, LayerList<Done...>> {
+  using type = LayerList<Done...>;
+};
+template <std::size_t I, class State, class... Done, class L, class... Rest>
+struct resolve_list<I, State, LayerList<Done...>, L, Rest...> {
+  using step = resolve_layer<I, State, L>;
+  using type = typename resolve_list<I + 1, typename step::next,
+                                     LayerList<Done..., typename step::kind>, Rest...>::type;
+};
+
+/// What the compiler knows before the first layer: its input width, if fixed.
+template <class First>
+struct first_state {
+  using type = Unknown;
+};
+template <class First>
+requires(!ShapeSpec<First> && First::inputs != Dynamic) struct first_state<First> {
+  using type = Known<Shape{First::inputs, 1, 1}>;
+};
+
+/// The list, or Unfit when a layer does not fit.
+template <class List>
+struct fitting {
+  using type = List;
+};
+template <class... Kinds>
+requires((std::is_same_v<Kinds, Unfit> || ...)) struct fitting<LayerList<Kinds...>> {
+  using type = Unfit;
+};
+
+/// The layer kinds of Network<Scalar, Layers...>: each of Layers, or what it becomes given the
+/// shape before it; an Input<c, h, w> first gives the input shape. Unfit when a layer does not
+/// fit.
+template <class... Layers>
+struct resolve_network {
+  using type = LayerList<>;
+};
+template <class First, class... Rest>
+struct resolve_network<First, Rest...> {
+  using type = typename fitting<typename resolve_list<0, typename first_state<First>::type,
+                                                      LayerList<>, First, Rest...>::type>::type;
+};
+template <Index C, Index H, Index W, class... Layers>
+struct resolve_network<Input<C, H, W>, Layers...> {
+  using type = typename fitting<
+      typename resolve_list<0, Known<Shape{C, H, W}>, LayerList<>, Layers...>::type>::type;
+};
 
 template <std::size_t I>
 using Constant = std::integral_constant<std::size_t, I>;
@@ -171,9 +363,18 @@ class StaticStore {
 
 }  // namespace detail
 
-/// A feedforward network of Layers (Dense, Dropout) fixed at compile time, in Scalar.
+namespace detail {
+
+template <class Scalar, class Kinds>
+class StaticNetwork;
+/// A Network whose layers do not fit: nothing, once the compiler has said why.
+template <class Scalar>
+class StaticNetwork<Scalar, Unfit> {};
+
+/// Network's implementation, over the layer kinds its list resolves to.
 template <class Scalar_, class... Layers>
-class Network : public BasicNetwork<detail::StaticStore<Scalar_, Layers...>> {
+class StaticNetwork<Scalar_, LayerList<Layers...>>
+    : public BasicNetwork<detail::StaticStore<Scalar_, Layers...>> {
   static_assert(std::is_floating_point_v<Scalar_>, "Network: the scalar must be float or double");
   static_assert(sizeof...(Layers) > 0, "Network: give at least one layer");
   static_assert(
@@ -211,21 +412,22 @@ class Network : public BasicNetwork<detail::StaticStore<Scalar_, Layers...>> {
 
   /// The default parameters (init.hpp's default_initialize: Glorot or He, seeded by layer). The
   /// sizes come from the layer types.
-  Network() requires(fixed_size) : Network(Widths{Layers::inputs..., OutputLayer::outputs}) {}
+  StaticNetwork() requires(fixed_size)
+      : StaticNetwork(Widths{Layers::inputs..., OutputLayer::outputs}) {}
 
   /// Weights from an initializer, such as StandardNormal{seed}.
   template <WeightInitializer Init>
-  explicit Network(Init init) requires(fixed_size) : Network() {
+  explicit StaticNetwork(Init init) requires(fixed_size) : StaticNetwork() {
     this->initialize(init);
   }
 
   /// The default parameters, with the widths given at run time: {inputs, hidden..., outputs}.
   /// Sizes fixed by a layer type must agree with them.
-  explicit Network(const Widths& widths) : Engine(Store(checked(widths))) {}
+  explicit StaticNetwork(const Widths& widths) : Engine(Store(checked(widths))) {}
 
   /// Run-time widths, and weights from an initializer.
   template <WeightInitializer Init>
-  Network(const Widths& widths, Init init) : Network(widths) {
+  StaticNetwork(const Widths& widths, Init init) : StaticNetwork(widths) {
     this->initialize(init);
   }
 
@@ -260,6 +462,25 @@ class Network : public BasicNetwork<detail::StaticStore<Scalar_, Layers...>> {
     }
     return widths;
   }
+};
+
+}  // namespace detail
+
+/// A feedforward network whose layers are fixed at compile time, in Scalar. Layers are Dense,
+/// Dropout and Rescale, of fixed or run-time widths; after an Input<channels, height, width>, also
+/// the image layers Conv, MaxPool, AvgPool, GlobalAvgPool and BatchNorm, whose shapes the compiler
+/// computes (a Dense<Dynamic, ...> or Dropout<> after them takes the width before it):
+///
+///   using Cnn = Network<float, Input<1, 28, 28>,
+///                       Conv<32, Window{3, 3}, ReLU, Padding{1, 1}>, BatchNorm, MaxPool<>,
+///                       Dense<Dynamic, 128, ReLU>, Dense<128, 10, Softmax>>;
+template <class Scalar_, class... Layers>
+class Network
+    : public detail::StaticNetwork<Scalar_, typename detail::resolve_network<Layers...>::type> {
+  using Base = detail::StaticNetwork<Scalar_, typename detail::resolve_network<Layers...>::type>;
+
+ public:
+  using Base::Base;
 };
 
 }  // namespace backprop

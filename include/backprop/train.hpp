@@ -360,18 +360,15 @@ inline std::string epoch_summary(const EpochRecord& record, int epochs, Index sa
          Progress::rate(static_cast<double>(samples) / record.seconds) + " samples/s";
 }
 
-/// The sums behind the scores of the network on (X, Y), evaluated in chunks so that memory stays
-/// bounded.
+/// The sums behind the scores of the network on (X, Y) (which the network evaluates in blocks of
+/// rows, so that memory stays bounded).
 template <class Net, class L, class X, class Y>
-ScoreAccumulator evaluate(const Net& net, const X& x, const Y& y, const L& criterion, Index chunk) {
+ScoreAccumulator evaluate(const Net& net, const X& x, const Y& y, const L& criterion) {
   ScoreAccumulator scores(L::task, L::averages);
-  for (Index start = 0; start < x.rows(); start += chunk) {
-    const Index n = std::min(chunk, x.rows() - start);
-    const auto xs = x.middleRows(start, n);
-    const auto ys = y.middleRows(start, n);
-    scores.add_loss(net.loss(xs, ys, criterion, [&](const auto& a) { scores.add_outputs(a, ys); }),
-                    n);
-  }
+  if (x.rows() == 0) return scores;  // a member's empty share
+  scores.add_loss(
+      net.loss(x, y, criterion, [&](const auto& a, const auto& ys) { scores.add_outputs(a, ys); }),
+      x.rows());
   return scores;
 }
 
@@ -451,8 +448,9 @@ std::vector<ScoreAccumulator> train_epoch(Net& net, const FitData<Scalar>& data,
       if (parallel) {
         loss = parallel->step(net, xs, ys, n, criterion, optimizer, std::span(scores));
       } else {
-        loss = net.train_step(xs, ys, criterion, optimizer,
-                              [&](const auto& a) { scores[0].add_outputs(a, ys); });
+        loss = net.train_step(
+            xs, ys, criterion, optimizer,
+            [&](const auto& a, const auto& targets) { scores[0].add_outputs(a, targets); });
         scores[0].add_loss(loss, n);
       }
     } catch (const NumericError& e) {
@@ -472,13 +470,13 @@ std::vector<ScoreAccumulator> train_epoch(Net& net, const FitData<Scalar>& data,
 /// The validation scores of this member's pieces of (X, Y), one per part.
 template <class Net, class L, class Scalar>
 std::vector<ScoreAccumulator> evaluate_parts(const Net& net, const ValidationData<Scalar>& v,
-                                             const L& criterion, const Split& split, Index chunk) {
+                                             const L& criterion, const Split& split) {
   std::vector<ScoreAccumulator> parts(static_cast<std::size_t>(split.parts()),
                                       ScoreAccumulator(L::task, L::averages));
   split.for_each_piece(v.x.rows(), [&](Index part, RowRange rows) {
     parts[static_cast<std::size_t>(part)] =
         evaluate(net, v.x.middleRows(rows.first, rows.count),
-                 v.y.middleRows(rows.first, rows.count), criterion, chunk);
+                 v.y.middleRows(rows.first, rows.count), criterion);
   });
   return parts;
 }
@@ -572,10 +570,8 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
     std::vector<ScoreAccumulator> validation(static_cast<std::size_t>(parts.parts()),
                                              ScoreAccumulator(L::task, L::averages));
     if (data->validation)
-      agreement.attempt([&] {
-        validation = detail::evaluate_parts(net, *data->validation, criterion, parts,
-                                            std::max<Index>(options.batch_size, 1024));
-      });
+      agreement.attempt(
+          [&] { validation = detail::evaluate_parts(net, *data->validation, criterion, parts); });
     record.train = detail::sum_parts(agreement, train).result();
     if (data->validation) record.validation = detail::sum_parts(agreement, validation).result();
     record.seconds =

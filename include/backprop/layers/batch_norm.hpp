@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <ratio>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,7 @@
 #include "../config.hpp"
 #include "../layer.hpp"
 #include "../shape.hpp"
+#include "../threads.hpp"
 
 namespace backprop {
 
@@ -34,7 +36,15 @@ struct BatchNormSettings {
   double epsilon = 1e-5;  ///< added to the variance
 };
 
+template <Shape In, class Momentum, class Epsilon>
+struct FixedBatchNorm;
+
 /// Normalizes each channel over the batch (and the pixels of images), then scales and shifts it.
+///
+/// In a compile-time Network, BatchNorm itself normalizes the shape before it with PyTorch's
+/// momentum and epsilon, and BatchNorm::With<std::ratio<1, 100>> (a momentum, then an epsilon)
+/// with others:
+///   Network<float, Input<1, 28, 28>, Conv<32, Window{3, 3}>, BatchNorm, MaxPool<>, ...>
 struct BatchNorm {
   static constexpr std::string_view name = "batch_norm";
   static constexpr int inputs = Dynamic;
@@ -42,6 +52,24 @@ struct BatchNorm {
   static constexpr std::size_t tensor_count = 2;
   using activation = void;  ///< no activation: a network cannot end with BatchNorm
   static constexpr bool batch_dependent = true;  ///< training normalizes by the batch's statistics
+
+  /// In a compile-time Network, with a momentum and an epsilon of one's own (std::ratio).
+  template <class Momentum, class Epsilon = std::ratio<1, 100000>>
+  struct With {
+    static_assert(std::ratio_greater_equal_v<Momentum, std::ratio<0>> &&
+                      std::ratio_less_equal_v<Momentum, std::ratio<1>> &&
+                      std::ratio_greater_v<Epsilon, std::ratio<0>>,
+                  "BatchNorm::With: the momentum must be in [0, 1] and epsilon positive");
+    template <Shape In>
+    static constexpr detail::SlideProblem problem = detail::SlideProblem::none;
+    template <Shape In>
+    using at = FixedBatchNorm<In, Momentum, Epsilon>;
+  };
+  /// In a compile-time Network: the layer it is after an output of shape In.
+  template <Shape In>
+  static constexpr detail::SlideProblem problem = detail::SlideProblem::none;
+  template <Shape In>
+  using at = FixedBatchNorm<In, std::ratio<1, 10>, std::ratio<1, 100000>>;
 
   /// gamma and beta (1, channels), trainable; the running statistics and settings.
   template <class Scalar>
@@ -92,17 +120,18 @@ struct BatchNorm {
     p.reset();
   }
 
-  /// Inference: the running statistics.
+  /// Inference: the running statistics. Channels are columns [c*P, (c+1)*P) of X, spread over
+  /// parallel_for's threads.
   template <class Scalar, class X, class W>
   static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
     const Index pixels = p.settings.input.height * p.settings.input.width;
-    for (Index c = 0; c < p.gamma.size(); ++c) {
+    detail::parallel_for(p.gamma.size(), [&](Index c, int) {
       const Scalar scale =
           p.gamma(c) / std::sqrt(p.running_variance(c) + static_cast<Scalar>(p.settings.epsilon));
       ws.A.middleCols(c * pixels, pixels) =
           ((x.middleCols(c * pixels, pixels).array() - p.running_mean(c)) * scale + p.beta(c))
               .matrix();
-    }
+    });
   }
 
   /// Training: the batch's statistics; the running ones move in ws, for commit().
@@ -122,19 +151,19 @@ struct BatchNorm {
     ws.inverse_deviation.resize(channels);
     ws.next_mean.resize(channels);
     ws.next_variance.resize(channels);
-    for (Index c = 0; c < channels; ++c) {
+    detail::parallel_for(channels, [&](Index c, int) {
       const auto block = x.middleCols(c * pixels, pixels).array();
+      auto normalized = ws.normalized.middleCols(c * pixels, pixels).array();
       const Scalar mean = block.mean();
       const Scalar variance = (block - mean).square().mean();
       const Scalar inverse = 1 / std::sqrt(variance + static_cast<Scalar>(p.settings.epsilon));
-      ws.normalized.middleCols(c * pixels, pixels) = ((block - mean) * inverse).matrix();
-      ws.A.middleCols(c * pixels, pixels) =
-          (ws.normalized.middleCols(c * pixels, pixels).array() * p.gamma(c) + p.beta(c)).matrix();
+      normalized = (block - mean) * inverse;
+      ws.A.middleCols(c * pixels, pixels) = (normalized * p.gamma(c) + p.beta(c)).matrix();
       ws.inverse_deviation(c) = inverse;
       ws.next_mean(c) = (1 - m) * p.running_mean(c) + m * mean;
       ws.next_variance(c) = (1 - m) * p.running_variance(c) +
                             m * variance * static_cast<Scalar>(n) / static_cast<Scalar>(n - 1);
-    }
+    });
   }
   /// The step succeeded: the running statistics move.
   template <class Scalar, int Batch>
@@ -151,27 +180,34 @@ struct BatchNorm {
   template <class Scalar, int Batch, class X>
   static void backward(const Eigen::MatrixBase<X>&, const Workspace<Scalar, Batch>& ws,
                        Parameters<Scalar>& g) {
-    const Index pixels = g.settings.input.height * g.settings.input.width;
-    for (Index c = 0; c < g.gamma.size(); ++c) {
-      const auto dy = ws.Z.middleCols(c * pixels, pixels).array();
-      g.gamma(c) = (dy * ws.normalized.middleCols(c * pixels, pixels).array()).sum();
-      g.beta(c) = dy.sum();
-    }
+    gradients(ws, g, [](Index, const auto&, const auto&, Scalar) {});
   }
   /// As above, and dX = gamma / (n sqrt(var + eps)) (n dA - sum dA - X^ sum(dA .* X^))
   template <class Scalar, int Batch, class X, class DX>
-  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
+  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>&,
                        const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g, DX& dx) {
-    backward(x, ws, g);
     const Index pixels = p.settings.input.height * p.settings.input.width;
-    const auto n = static_cast<Scalar>(x.rows() * pixels);
-    for (Index c = 0; c < p.gamma.size(); ++c) {
-      const auto dy = ws.Z.middleCols(c * pixels, pixels).array();
-      const auto normalized = ws.normalized.middleCols(c * pixels, pixels).array();
+    gradients(ws, g, [&](Index c, const auto& dy, const auto& normalized, Scalar n) {
       dx.middleCols(c * pixels, pixels) = ((n * dy - g.beta(c) - normalized * g.gamma(c)) *
                                            (p.gamma(c) * ws.inverse_deviation(c) / n))
                                               .matrix();
-    }
+    });
+  }
+
+  /// g.gamma and g.beta channel by channel on parallel_for's threads, then, for each channel,
+  /// and_then(c, dA, X^, n) on the same thread, while both are in cache.
+  template <class Scalar, int Batch, class AndThen>
+  static void gradients(const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g,
+                        AndThen&& and_then) {
+    const Index pixels = g.settings.input.height * g.settings.input.width;
+    const auto n = static_cast<Scalar>(ws.Z.rows() * pixels);
+    detail::parallel_for(g.gamma.size(), [&](Index c, int) {
+      const auto dy = ws.Z.middleCols(c * pixels, pixels).array();
+      const auto normalized = ws.normalized.middleCols(c * pixels, pixels).array();
+      g.gamma(c) = (dy * normalized).sum();
+      g.beta(c) = dy.sum();
+      and_then(c, dy, normalized, n);
+    });
   }
 
   /// Calls f(gamma, dgamma), then f(beta, dbeta).
@@ -244,6 +280,26 @@ struct BatchNorm {
       r.fail("batch_norm of " + std::to_string(v[0]) + " channels needs more bytes than remain");
     make.template operator()<BatchNorm>(s);  // which refuses a momentum or epsilon out of range
   }
+};
+
+/// BatchNorm of a shape, momentum and epsilon fixed at compile time: what BatchNorm becomes in a
+/// Network.
+template <Shape In, class Momentum, class Epsilon>
+struct FixedBatchNorm : BatchNorm {
+  static constexpr Shape input_shape = In;
+  static constexpr Shape output_shape = In;
+  static constexpr int inputs = static_cast<int>(In.size());
+  static constexpr int outputs = inputs;
+
+  /// BatchNorm's parameters, of these settings.
+  template <class Scalar>
+  struct Parameters : BatchNorm::Parameters<Scalar> {
+    Parameters(Index in, Index out)
+        : BatchNorm::Parameters<Scalar>(
+              in, out,
+              BatchNormSettings{In, static_cast<double>(Momentum::num) / Momentum::den,
+                                static_cast<double>(Epsilon::num) / Epsilon::den}) {}
+  };
 };
 
 }  // namespace backprop

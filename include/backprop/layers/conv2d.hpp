@@ -1,16 +1,20 @@
 // Conv2D<Activation, Bias>: a 2-D convolution (cross-correlation, as PyTorch's Conv2d) of image
 // rows.
 //
-//   forward:   C = im2col(X)          X: (batch, cin*h*w)   C: (batch*P, K)   K = cin*kh*kw
-//              Z = C W + 1 b          W: (K, cout)          Z: (batch*P, cout), P = ho*wo
-//              A = f(Z)               stored as rows of cout*ho*wo values, channel-major
+//   forward:   C = im2col(X)          X: (n, cin*h*w)   C: (P*n, K)   K = cin*kh*kw, P = ho*wo
+//              Z = C W + 1 b          W: (K, cout)      Z: (P*n, cout)
+//              A = f(Z)
 //   backward:  dW = C^T dZ     db = 1^T dZ     dC = dZ W^T     dX = col2im(dC)
 //
-// Row p of sample b in C holds the K inputs that output pixel p sees, zeros where the window
-// overhangs the padded border. W's row k = (ci * kh + ky) * kw + kx, column co: PyTorch's weight of
-// shape (cout, cin, kh, kw) is weight.reshape(cout, K).T, the same (in, out) convention as Dense.
-// Z and A of the layer are (batch, cout*ho*wo) as every layer's; the (batch*P, cout) products go
-// through scratch in the workspace, allocated on the first step and reused after.
+// Layout. X, Z and A are (n, channels*h*w) column-major, as every layer's, so value (s, c, y, x)
+// of a batch of n sits at ((c*h + y)*w + x)*n + s: the sample is the fastest index, and a column
+// holds one pixel of one channel for the whole batch. Hence row p*n + s of C holds what output
+// pixel p of sample s sees, and im2col and col2im copy and add whole columns of n values; and Z
+// as (P*n, cout) column-major is the very memory of Z as (n, cout*P), channel-major as PyTorch's
+// flatten(1): the product writes the layer's output in place.
+//
+// W's row k = (ci*kh + ky)*kw + kx, column co: PyTorch's weight of shape (cout, cin, kh, kw) is
+// weight.reshape(cout, K).T, the same (in, out) convention as Dense.
 #pragma once
 
 #include <algorithm>
@@ -25,8 +29,10 @@
 
 #include "../activation.hpp"
 #include "../config.hpp"
+#include "../init.hpp"
 #include "../layer.hpp"
 #include "../shape.hpp"
+#include "../threads.hpp"
 #include "dense.hpp"
 
 namespace backprop {
@@ -47,98 +53,170 @@ namespace detail {
 // The work of every Conv2D, whatever its activation and bias: written once, outside the kind's
 // template, so that a program instantiates it once per scalar rather than once per activation.
 
-/// f(first, rows) over blocks of the rows of a tall product with `depth` terms per value, each
-/// of at most 8192 values (64 KB in double), so that Eigen packs it in its stack buffer (at most
-/// EIGEN_STACK_ALLOCATION_LIMIT, 128 KB) rather than on the heap: a step allocates nothing after
-/// its first, and each block stays in cache.
-template <class F>
-void by_blocks(Index rows, Index depth, F&& f) {
-  const Index block = std::max<Index>(16, (Index(8) << 10) / std::max<Index>(depth, 1));
-  for (Index first = 0; first < rows; first += block)
-    f(first, std::min(block, rows - first));
+/// How the rows of the tall products (P*n rows) are cut into blocks: small enough that Eigen packs
+/// each block's operands in its buffers on the stack (EIGEN_STACK_ALLOCATION_LIMIT; beyond it,
+/// on the heap), so that a step allocates nothing after its first and each block stays in cache;
+/// the blocks are spread over parallel_for's threads. With OpenBLAS, one block: it threads a
+/// product itself, from buffers of its own.
+struct RowBlocks {
+  Index rows, size, count;
+
+  template <class Scalar>
+  static RowBlocks of(Index rows, Index widest) {
+#if defined(BACKPROP_OPENBLAS)
+    (void)widest;
+    return {rows, std::max<Index>(rows, 1), 1};
+#else
+    constexpr auto values = static_cast<Index>(EIGEN_STACK_ALLOCATION_LIMIT / sizeof(Scalar));
+    const Index size = std::max<Index>(16, values / std::max<Index>(widest, 1));
+    return {rows, size, (rows + size - 1) / size};
+#endif
+  }
+  Index first(Index b) const {
+    return b * size;
+  }
+  Index length(Index b) const {
+    return std::min(size, rows - b * size);
+  }
+};
+
+/// The gradient of W is summed over the blocks in this many fixed groups, each in block order,
+/// then the groups in order: the same bits whatever the number of threads.
+inline constexpr Index gradient_groups = 8;
+
+/// The output columns ox of a row whose tap at kernel column kx reads inside the image (not in
+/// the padding): [first, last).
+struct InsideRun {
+  Index first, last;
+};
+inline InsideRun inside_run(const Conv2DSettings& g, Index out_width, Index kx) {
+  // ix = ox * stride - padding + kx must be in [0, width).
+  const Index stride = g.stride.width, lead = g.padding.width - kx;
+  Index first = lead > 0 ? (lead + stride - 1) / stride : 0;
+  const Index reach = g.input.width - 1 + lead;
+  Index last = reach >= 0 ? reach / stride + 1 : 0;
+  last = std::min(last, out_width);
+  first = std::min(first, last);
+  return {first, last};
 }
 
-/// f(k, c, oy, ox, iy, ix) for every output pixel (oy, ox) and every tap k of its window, which
-/// reads input channel c at (iy, ix), possibly outside the image (in the zero padding).
+/// f(k, ky, kx) for each tap of the window on input channel ci: k = (ci * kh + ky) * kw + kx.
 template <class F>
-void for_each_tap(const Conv2DSettings& g, const Shape& out, F&& f) {
-  Index k = 0;
-  for (Index c = 0; c < g.input.channels; ++c)
-    for (Index ky = 0; ky < g.kernel.height; ++ky)
-      for (Index kx = 0; kx < g.kernel.width; ++kx, ++k)
-        for (Index oy = 0; oy < out.height; ++oy)
-          for (Index ox = 0; ox < out.width; ++ox)
-            f(k, c, oy, ox, oy * g.stride.height - g.padding.height + ky,
-              ox * g.stride.width - g.padding.width + kx);
+void for_each_tap(const Conv2DSettings& g, Index channel, F&& f) {
+  for (Index ky = 0; ky < g.kernel.height; ++ky)
+    for (Index kx = 0; kx < g.kernel.width; ++kx)
+      f((channel * g.kernel.height + ky) * g.kernel.width + kx, ky, kx);
 }
 
-/// X: (batch, cin*h*w)  ->  C = im2col(X): (batch*P, K), then Z = C W + 1 b: (batch, cout*P)
-template <class Scalar, class X, class Z>
+/// X: (n, cin*h*w)  ->  C = im2col(X): (P*n, K), zeros where a window overhangs the image
+template <class Scalar, class X>
+void im2col(const Conv2DSettings& g, const Shape& out, const Eigen::MatrixBase<X>& x,
+            Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns) {
+  const Index n = x.rows(), row = out.width * n;  // a row of output pixels: out.width * n rows
+  columns.resize(out.height * row, g.input.channels * g.kernel.height * g.kernel.width);
+  parallel_for(g.input.channels, [&](Index c, int) {
+    for_each_tap(g, c, [&](Index k, Index ky, Index kx) {
+      auto column = columns.col(k);
+      const InsideRun run = inside_run(g, out.width, kx);
+      for (Index oy = 0; oy < out.height; ++oy) {
+        const Index iy = oy * g.stride.height - g.padding.height + ky;
+        auto pixels = column.segment(oy * row, row);
+        if (iy < 0 || iy >= g.input.height) {
+          pixels.setZero();
+          continue;
+        }
+        pixels.head(run.first * n).setZero();
+        pixels.tail((out.width - run.last) * n).setZero();
+        const Index from = (c * g.input.height + iy) * g.input.width - g.padding.width + kx;
+        for (Index ox = run.first; ox < run.last; ++ox)
+          pixels.segment(ox * n, n) = x.col(from + ox * g.stride.width);
+      }
+    });
+  });
+}
+
+/// C: dL/dC (P*n, K)  ->  dX = col2im(dC): (n, cin*h*w), each input the sum of what every window
+/// that saw it gives back
+template <class Scalar, class DX>
+void col2im(const Conv2DSettings& g, const Shape& out,
+            const Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns, DX& dx) {
+  const Index n = dx.rows(), row = out.width * n;
+  const Index area = g.input.height * g.input.width;
+  parallel_for(g.input.channels, [&](Index c, int) {  // a channel's inputs: no two threads meet
+    dx.middleCols(c * area, area).setZero();
+    for_each_tap(g, c, [&](Index k, Index ky, Index kx) {
+      const auto column = columns.col(k);
+      const InsideRun run = inside_run(g, out.width, kx);
+      for (Index oy = 0; oy < out.height; ++oy) {
+        const Index iy = oy * g.stride.height - g.padding.height + ky;
+        if (iy < 0 || iy >= g.input.height) continue;
+        const Index to = (c * g.input.height + iy) * g.input.width - g.padding.width + kx;
+        for (Index ox = run.first; ox < run.last; ++ox)
+          dx.col(to + ox * g.stride.width) += column.segment(oy * row + ox * n, n);
+      }
+    });
+  });
+}
+
+/// The layer's Z (n, cout*P) as what it is in memory: (P*n, cout), column-major.
+template <class Z>
+auto as_products(Z& z, Index cout) {
+  using Matrix = Eigen::Matrix<typename Z::Scalar, Dynamic, Dynamic>;
+  using Map = std::conditional_t<std::is_const_v<Z>, Eigen::Map<const Matrix>, Eigen::Map<Matrix>>;
+  return Map(z.data(), z.size() / cout, cout);
+}
+
+/// X: (n, cin*h*w)  ->  C = im2col(X): (P*n, K), then Z = C W + 1 b: (P*n, cout), in place in
+/// the layer's Z (n, cout*P); then on_block(first, rows) for each block of rows of Z so made,
+/// while it is in cache
+template <class Scalar, class X, class Z, class OnBlock>
 void convolve(const Conv2DSettings& g, const Shape& out,
               const Eigen::Matrix<Scalar, Dynamic, Dynamic>& W,
               const Eigen::Matrix<Scalar, 1, Dynamic>* bias, const Eigen::MatrixBase<X>& x,
-              Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns,
-              Eigen::Matrix<Scalar, Dynamic, Dynamic>& products, Z& z) {
-  const Index batch = x.rows(), pixels = out.height * out.width;
-  columns.resize(batch * pixels, W.rows());
-  for_each_tap(g, out, [&](Index k, Index c, Index oy, Index ox, Index iy, Index ix) {
-    const bool inside = iy >= 0 && iy < g.input.height && ix >= 0 && ix < g.input.width;
-    const Index from = (c * g.input.height + iy) * g.input.width + ix;
-    const Index to = oy * out.width + ox;
-    for (Index s = 0; s < batch; ++s)
-      columns(s * pixels + to, k) = inside ? x(s, from) : Scalar(0);
+              Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns, Z& z, OnBlock&& on_block) {
+  im2col(g, out, x, columns);
+  auto products = as_products(z, W.cols());
+  const auto blocks = RowBlocks::of<Scalar>(columns.rows(), std::max(W.rows(), W.cols()));
+  parallel_for(blocks.count, [&](Index b, int) {
+    auto block = products.middleRows(blocks.first(b), blocks.length(b));
+    block.noalias() = columns.middleRows(blocks.first(b), blocks.length(b)) * W;
+    if (bias) block.rowwise() += *bias;
+    on_block(blocks.first(b), blocks.length(b));
   });
-  products.resize(columns.rows(), W.cols());
-  by_blocks(columns.rows(), W.rows(), [&](Index first, Index rows) {
-    products.middleRows(first, rows).noalias() = columns.middleRows(first, rows) * W;
-  });
-  if (bias) products.rowwise() += *bias;
-  // (batch*P, cout) -> (batch, cout*P): sample s's channel c is its rows s*P.., column c.
-  for (Index c = 0; c < W.cols(); ++c)
-    for (Index s = 0; s < batch; ++s)
-      z.row(s).segment(c * pixels, pixels) =
-          products.col(c).segment(s * pixels, pixels).transpose();
 }
 
-/// dZ: (batch, cout*P)  ->  products = dZ as (batch*P, cout); dW = C^T dZ: (K, cout), and
-/// db = 1^T dZ: (1, cout) where there is a bias
+/// Z: dL/dZ (n, cout*P), C: (P*n, K)  ->  dW = C^T dZ: (K, cout), db = 1^T dZ: (1, cout) where
+/// there is a bias; and, given W (dX is wanted), C = dC = dZ W^T, which col2im turns into dX
 template <class Scalar, class DZ>
-void convolution_gradients(const Shape& out, Index batch, const DZ& dz,
-                           const Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns,
-                           Eigen::Matrix<Scalar, Dynamic, Dynamic>& products,
+void convolution_gradients(const DZ& dz, const Eigen::Matrix<Scalar, Dynamic, Dynamic>* W,
+                           Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns,
+                           Eigen::Matrix<Scalar, Dynamic, Dynamic>& partial,
                            Eigen::Matrix<Scalar, Dynamic, Dynamic>& dW,
                            Eigen::Matrix<Scalar, 1, Dynamic>* db) {
-  const Index pixels = out.height * out.width;
-  for (Index c = 0; c < dW.cols(); ++c)
-    for (Index s = 0; s < batch; ++s)
-      products.col(c).segment(s * pixels, pixels) =
-          dz.row(s).segment(c * pixels, pixels).transpose();
-  dW.setZero();
-  by_blocks(columns.rows(), columns.cols(), [&](Index first, Index rows) {
-    dW.noalias() += columns.middleRows(first, rows).transpose() * products.middleRows(first, rows);
+  const Index cout = dW.cols(), K = dW.rows();
+  const auto products = as_products(dz, cout);
+  const auto blocks = RowBlocks::of<Scalar>(columns.rows(), std::max(K, cout));
+  const Index groups = std::min(gradient_groups, blocks.count);
+  // Group j: dW in columns [j*cout, (j+1)*cout) of rows [0, K), db in row K.
+  partial.setZero(K + 1, groups * cout);
+  parallel_for(groups, [&](Index j, int) {
+    auto dw = partial.block(0, j * cout, K, cout);
+    auto bias = partial.block(K, j * cout, 1, cout);
+    const RowRange mine = part_of(blocks.count, j, groups);
+    for (Index b = mine.first; b < mine.first + mine.count; ++b) {
+      const auto dz_block = products.middleRows(blocks.first(b), blocks.length(b));
+      auto c_block = columns.middleRows(blocks.first(b), blocks.length(b));
+      dw.noalias() += c_block.transpose() * dz_block;
+      if (db) bias += dz_block.colwise().sum();
+      if (W) c_block.noalias() = dz_block * W->transpose();  // C is read: it becomes dC
+    }
   });
-  if (db) *db = products.colwise().sum();
-}
-
-/// products: dZ (batch*P, cout)  ->  dX = col2im(dZ W^T): (batch, cin*h*w), the sum over every
-/// window that saw each input; dC = dZ W^T goes where C was, which is no longer needed
-template <class Scalar, class DX>
-void convolution_input_gradient(const Conv2DSettings& g, const Shape& out, Index batch,
-                                const Eigen::Matrix<Scalar, Dynamic, Dynamic>& W,
-                                const Eigen::Matrix<Scalar, Dynamic, Dynamic>& products,
-                                Eigen::Matrix<Scalar, Dynamic, Dynamic>& columns, DX& dx) {
-  const Index pixels = out.height * out.width;
-  by_blocks(columns.rows(), W.cols(), [&](Index first, Index rows) {
-    columns.middleRows(first, rows).noalias() = products.middleRows(first, rows) * W.transpose();
-  });
-  dx.setZero();
-  for_each_tap(g, out, [&](Index k, Index c, Index oy, Index ox, Index iy, Index ix) {
-    if (iy < 0 || iy >= g.input.height || ix < 0 || ix >= g.input.width) return;
-    const Index to = (c * g.input.height + iy) * g.input.width + ix;
-    const Index from = oy * out.width + ox;
-    for (Index s = 0; s < batch; ++s)
-      dx(s, to) += columns(s * pixels + from, k);
-  });
+  dW = partial.block(0, 0, K, cout);
+  if (db) *db = partial.block(K, 0, 1, cout);
+  for (Index j = 1; j < groups; ++j) {
+    dW += partial.block(0, j * cout, K, cout);
+    if (db) *db += partial.block(K, j * cout, 1, cout);
+  }
 }
 
 }  // namespace detail
@@ -178,11 +256,11 @@ struct Conv2D {
     }
   };
 
-  /// Z and A (batch, cout*P); scratch for the products (batch*P, K) and (batch*P, cout), which
-  /// backward reuses for dC and dZ (mutable: backward only reads the workspace otherwise).
+  /// Z and A (n, cout*P); C = im2col(X) (P*n, K), which backward turns into dC; the partial sums
+  /// of dW and db (mutable: backward only reads the workspace otherwise).
   template <class Scalar, int Batch>
   struct Workspace : LayerWorkspace<Scalar, Batch, Dynamic> {
-    mutable Eigen::Matrix<Scalar, Dynamic, Dynamic> columns, products;
+    mutable Eigen::Matrix<Scalar, Dynamic, Dynamic> columns, partial;
   };
 
   /// cin * kh * kw: the values one output pixel sees.
@@ -194,45 +272,76 @@ struct Conv2D {
     return window_size(s) * s.filters + (has_bias ? s.filters : 0);
   }
 
-  /// W from the initializer (its fan_in is K, its fan_out cout), b zero.
+  /// W from the initializer, with PyTorch's fans: fan_in = cin*kh*kw, fan_out = cout*kh*kw; b zero.
   template <class Scalar, class Init>
   static void initialize(Parameters<Scalar>& p, Init& init) {
-    init.fill(p.W);
+    const Index area = p.geometry.kernel.height * p.geometry.kernel.width;
+    fill_weights(init, p.W, Fans{p.W.rows(), p.W.cols() * area});
     if constexpr (has_bias) p.b.setZero();
   }
 
-  /// X: (batch, cin*h*w)  ->  ws.Z = conv(X): (batch, cout*P), ws.A = f(Z)
+  /// Whether f(z) is elementwise: it then runs on each block of Z as the product makes it.
+  static constexpr bool elementwise = std::is_base_of_v<Elementwise<Activation>, Activation>;
+
+  /// X: (n, cin*h*w)  ->  ws.Z = conv(X): (n, cout*P), ws.A = f(Z)
   template <class Scalar, class X, class W>
   static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
     const Eigen::Matrix<Scalar, 1, Dynamic>* bias = nullptr;
     if constexpr (has_bias) bias = &p.b;
-    detail::convolve(p.geometry, p.output, p.W, bias, x, ws.columns, ws.products, ws.Z);
-    Activation::forward(ws.Z, ws.A);
+    auto z = detail::as_products(ws.Z, p.W.cols());
+    auto a = detail::as_products(ws.A, p.W.cols());
+    detail::convolve(p.geometry, p.output, p.W, bias, x, ws.columns, ws.Z,
+                     [&](Index first, Index rows) {
+                       if constexpr (elementwise) {
+                         auto out = a.middleRows(first, rows);
+                         Activation::forward(z.middleRows(first, rows), out);
+                       }
+                     });
+    if constexpr (!elementwise) Activation::forward(ws.Z, ws.A);
   }
 
   /// ws.Z: dL/dA on entry  ->  dL/dZ = dL/dA .* f'(A)
   template <class Scalar, int Batch>
   static void backward_activation(Workspace<Scalar, Batch>& ws) {
-    Activation::backward(ws.A, ws.Z);
+    if constexpr (elementwise) {
+      // Z and A are contiguous: one long column each, of which each thread takes a run.
+      using Column = Eigen::Matrix<Scalar, Dynamic, 1>;
+      Eigen::Map<Column> z(ws.Z.data(), ws.Z.size());
+      const Eigen::Map<const Column> a(ws.A.data(), ws.A.size());
+      const Index parts = detail::parallel_threads();
+      detail::parallel_for(parts, [&](Index part, int) {
+        const detail::RowRange run = detail::part_of(z.size(), part, parts);
+        auto gradient = z.segment(run.first, run.count);
+        Activation::backward(a.segment(run.first, run.count), gradient);
+      });
+    } else {
+      Activation::backward(ws.A, ws.Z);
+    }
   }
 
-  /// ws.Z: dL/dZ (batch, cout*P)  ->  g.W = C^T dZ: (K, cout), g.b = 1^T dZ: (1, cout)
+  /// ws.Z: dL/dZ (n, cout*P)  ->  g.W = C^T dZ: (K, cout), g.b = 1^T dZ: (1, cout)
   template <class Scalar, int Batch, class X>
-  static void backward(const Eigen::MatrixBase<X>& x, const Workspace<Scalar, Batch>& ws,
+  static void backward(const Eigen::MatrixBase<X>&, const Workspace<Scalar, Batch>& ws,
                        Parameters<Scalar>& g) {
-    Eigen::Matrix<Scalar, 1, Dynamic>* bias = nullptr;
-    if constexpr (has_bias) bias = &g.b;
-    detail::convolution_gradients(g.output, x.rows(), ws.Z, ws.columns, ws.products, g.W, bias);
+    detail::convolution_gradients<Scalar>(ws.Z, nullptr, ws.columns, ws.partial, g.W, bias_of(g));
   }
 
-  /// As above, and dX = col2im(dZ W^T): (batch, cin*h*w), the sum over every window that saw
-  /// each input.
+  /// As above, and dX = col2im(dZ W^T): (n, cin*h*w), the sum over every window that saw each
+  /// input.
   template <class Scalar, int Batch, class X, class DX>
-  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
+  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>&,
                        const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g, DX& dx) {
-    backward(x, ws, g);
-    detail::convolution_input_gradient(p.geometry, p.output, x.rows(), p.W, ws.products, ws.columns,
-                                       dx);
+    detail::convolution_gradients<Scalar>(ws.Z, &p.W, ws.columns, ws.partial, g.W, bias_of(g));
+    detail::col2im(p.geometry, p.output, ws.columns, dx);
+  }
+
+  /// The bias of p, or null without one.
+  template <class Scalar>
+  static Eigen::Matrix<Scalar, 1, Dynamic>* bias_of(Parameters<Scalar>& p) {
+    if constexpr (has_bias)
+      return &p.b;
+    else
+      return nullptr;
   }
 
   /// Calls f(W, dW), then f(b, db).
@@ -302,6 +411,72 @@ struct Conv2D {
       r.fail(unknown_activation(activation, Activations{}) + "; " +
              how_to_load_activation(activation));
   }
+};
+
+namespace detail {
+
+/// The value of the option of type T among `options`, or `fallback` when there is none.
+template <class T, class... Options>
+constexpr T option(T fallback, Options... options) {
+  T found = fallback;
+  (
+      [&] {
+        if constexpr (std::is_same_v<Options, T>) found = options;
+      }(),
+      ...);
+  return found;
+}
+
+/// How many of `Options` are of type T.
+template <class T, class... Options>
+inline constexpr int count_of = (0 + ... + int(std::is_same_v<Options, T>));
+
+}  // namespace detail
+
+/// Conv2D with its geometry fixed at compile time: what Conv becomes in a Network, whose shapes
+/// are then checked and computed by the compiler. Files and messages see a Conv2D.
+template <class Activation, Bias HasBias, Conv2DSettings Geometry>
+struct FixedConv2D : Conv2D<Activation, HasBias> {
+  static constexpr Shape input_shape = Geometry.input;
+  static constexpr Shape output_shape = detail::slid(
+      Geometry.input, Geometry.filters, Geometry.kernel, Geometry.stride, Geometry.padding);
+  static constexpr int inputs = static_cast<int>(input_shape.size());
+  static constexpr int outputs = static_cast<int>(output_shape.size());
+
+  /// Conv2D's parameters, of this geometry.
+  template <class Scalar>
+  struct Parameters : Conv2D<Activation, HasBias>::template Parameters<Scalar> {
+    Parameters(Index in, Index out)
+        : Conv2D<Activation, HasBias>::template Parameters<Scalar>(in, out, Geometry) {}
+  };
+};
+
+/// A convolution in a compile-time Network: Filters filters of Kernel, then Activation, and any
+/// of Stride{h, w} (default 1x1), Padding{h, w} (0x0) and Bias::off, in any order. Its input shape
+/// is the output shape of the layer before (or the network's Input):
+///
+///   Network<float, Input<1, 28, 28>, Conv<32, Window{3, 3}, ReLU, Padding{1, 1}>, ...>
+template <Index Filters, Window Kernel, class Activation = ReLU, auto... Options>
+struct Conv {
+  static_assert(((std::is_same_v<std::remove_cvref_t<decltype(Options)>, Stride> ||
+                  std::is_same_v<std::remove_cvref_t<decltype(Options)>, Padding> ||
+                  std::is_same_v<std::remove_cvref_t<decltype(Options)>, Bias>)&&...),
+                "Conv: after the activation come only Stride{h, w}, Padding{h, w} and Bias::off");
+  static_assert(detail::count_of<Stride, std::remove_cvref_t<decltype(Options)>...> <= 1 &&
+                    detail::count_of<Padding, std::remove_cvref_t<decltype(Options)>...> <= 1 &&
+                    detail::count_of<Bias, std::remove_cvref_t<decltype(Options)>...> <= 1,
+                "Conv: give each of Stride, Padding and Bias at most once");
+  static constexpr Window stride = detail::option(Stride{1, 1}, Options...);
+  static constexpr Window padding = detail::option(Padding{0, 0}, Options...);
+  static constexpr Bias bias = detail::option(Bias::on, Options...);
+
+  /// Why it cannot take an input of shape In, or SlideProblem::none.
+  template <Shape In>
+  static constexpr detail::SlideProblem problem = detail::slide_problem(In, Filters, Kernel, stride,
+                                                                        padding);
+  /// The layer it is after an output of shape In.
+  template <Shape In>
+  using at = FixedConv2D<Activation, bias, Conv2DSettings{In, Filters, Kernel, stride, padding}>;
 };
 
 }  // namespace backprop

@@ -17,6 +17,7 @@
 
 #include "../activation.hpp"
 #include "../config.hpp"
+#include "../init.hpp"
 #include "../layer.hpp"
 
 namespace backprop {
@@ -42,6 +43,10 @@ struct Dense {
   static constexpr std::string_view name = "dense";
   static constexpr int inputs = In;
   static constexpr int outputs = Out;
+  /// The same layer taking N inputs: what Dense<Dynamic, ...> becomes in a Network after a layer
+  /// whose output width the compiler knows (a convolution's, a pooling's).
+  template <int N>
+  using with_inputs = Dense<N, Out, Activation, HasBias>;
   static constexpr bool has_bias = HasBias == Bias::on;
   static constexpr std::size_t tensor_count = has_bias ? 2 : 1;
   /// Whether W and b are small and of fixed size (kept inline, unrolled).
@@ -76,7 +81,7 @@ struct Dense {
   /// W from the initializer, b zero.
   template <class Scalar, class Init>
   static void initialize(Parameters<Scalar>& p, Init& init) {
-    init.fill(p.W);
+    fill_weights(init, p.W, Fans{p.W.rows(), p.W.cols()});
     if constexpr (has_bias) p.b.setZero();
   }
 

@@ -35,6 +35,10 @@ struct Dropout {
   static constexpr std::string_view name = "dropout";
   static constexpr int inputs = Units;
   static constexpr int outputs = Units;
+  /// The same layer of N units: what a Dynamic one becomes in a Network after a layer whose
+  /// output width the compiler knows.
+  template <int N>
+  using with_inputs = Dropout<N, Rate>;
   static constexpr std::size_t tensor_count = 0;
   using activation = void;  ///< no activation: a network cannot end with Dropout
   static constexpr bool batch_dependent = true;  ///< a sample's mask depends on its row

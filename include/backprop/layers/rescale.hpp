@@ -53,6 +53,10 @@ struct Rescale {
   static constexpr std::string_view name = "rescale";
   static constexpr int inputs = Units;
   static constexpr int outputs = Units;
+  /// The same layer of N units: what a Dynamic one becomes in a Network after a layer whose
+  /// output width the compiler knows.
+  template <int N>
+  using with_inputs = Rescale<N>;
   static constexpr std::size_t tensor_count = 0;
   using activation = Identity;  ///< so that it can end a network (for regression)
 
