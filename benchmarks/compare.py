@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Builds and runs every benchmark, the peers and the compile-time comparison; writes RESULTS.md.
 
-    python3 benchmarks/compare.py                 # everything (about 10 minutes on 2 cores)
-    python3 benchmarks/compare.py --only peers    # or: ratios, compile
+    python3 benchmarks/compare.py                 # everything (about 45 minutes on 2 cores)
+    python3 benchmarks/compare.py --only peers    # or: ratios, cnn, scaling, compile
 
 * peers: the same two workloads in backprop, numpy, PyTorch (1 and 2 threads), tiny-dnn and FANN
   (benchmarks/peers/), each timed with the same loop and printing its loss after a fixed number
   of steps; one table of the median time per training step and the ratio to backprop.
-* ratios: the library's Google Benchmarks (tutorial_step, mlp_step, mlp_step_blas), each beside
-  its hand-written Eigen twin in the same binary.
+* ratios: the library's Google Benchmarks (tutorial_step, mlp_step, mlp_step_blas, cnn_step), each
+  beside its hand-written Eigen twin in the same binary, and the bare product each step is
+  measured against.
+* cnn: the Fashion-MNIST CNN trained for the example's default epochs by `fashion_mnist --model cnn`
+  and by its PyTorch twin (benchmarks/peers/fashion_mnist_cnn_torch.py), each on 1 and 2 threads:
+  the median time of an epoch and the test accuracy (about 25 minutes).
+* scaling: data-parallel training over MPI on 1 and 2 ranks (benchmarks/data_parallel_step.cpp).
 * compile: the time and peak memory to compile the README's first two programs and the
   study/sleep and Fashion-MNIST examples, beside plain Eigen programs doing the same math
   (benchmarks/compile_time/), against the goals of COMPILE_GOALS.
@@ -39,9 +44,10 @@ def run(command, **kwargs):
     return subprocess.run(command, check=True, text=True, **kwargs)
 
 
-def output_of(command, timeout=1800):
+def output_of(command, timeout=1800, env=None):
     print("$ " + " ".join(command), flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else {**os.environ, **env})
     if done.returncode != 0:
         print(done.stdout + done.stderr, file=sys.stderr)
         raise subprocess.CalledProcessError(done.returncode, command)
@@ -75,7 +81,8 @@ def build(build_dir):
     run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DBACKPROP_BUILD_TESTS=OFF",
          "-DBACKPROP_NATIVE=ON", f"-DBACKPROP_USE_BLAS={'ON' if blas else 'OFF'}"],
         stdout=subprocess.DEVNULL)
-    targets = ["backprop_peer", "tutorial_step", "mlp_step"] + (["backprop_peer_blas", "mlp_step_blas"] if blas else [])
+    targets = ["backprop_peer", "tutorial_step", "mlp_step", "cnn_step", "fashion_mnist"] + (
+        ["backprop_peer_blas", "mlp_step_blas"] if blas else [])
     run(["cmake", "--build", build_dir, "-j", str(os.cpu_count()), "--target"] + targets)
     return blas
 
@@ -141,20 +148,22 @@ def google_benchmark(binary, extra=()):
     medians = {}
     for b in data["benchmarks"]:
         if b.get("aggregate_name") == "median":
-            medians[b["run_name"]] = b["real_time"] * {"ns": 1, "us": 1e3, "ms": 1e6}[b["time_unit"]]
+            ns = b["real_time"] * {"ns": 1, "us": 1e3, "ms": 1e6}[b["time_unit"]]
+            medians[b["run_name"]] = (ns, b.get("FLOP/s"))
     return medians
 
 
 def ratios(build_dir, blas):
     binaries = os.path.join(build_dir, "benchmarks")
     rows = []
-    runs = [("tutorial_step", []), ("mlp_step", [])] + ([("mlp_step_blas", [])] if blas else [])
+    runs = [("tutorial_step", []), ("mlp_step", []), ("cnn_step", [])] + (
+        [("mlp_step_blas", [])] if blas else [])
     products = {}
     for name, extra in runs:
         medians = google_benchmark(os.path.join(binaries, name), extra)
-        for run_name, ns in sorted(medians.items()):
-            if run_name.startswith("product_"):
-                products[f"{name}:{run_name}"] = ns
+        for run_name, (ns, flops) in sorted(medians.items()):
+            if run_name.startswith("product"):
+                products[f"{name}:{run_name}"] = (ns, flops)
             at = run_name.find("/library")
             if at < 0:
                 continue
@@ -163,7 +172,7 @@ def ratios(build_dir, blas):
                 rest = rest[rest.find("/"):] if "/" in rest else ""
             twin = run_name[:at] + "/handwritten" + rest
             if twin in medians:
-                rows.append((name, run_name, ns, medians[twin]))
+                rows.append((name, run_name, ns, medians[twin][0], flops))
     return rows, products
 
 
@@ -240,11 +249,52 @@ def peers_section(results, notes):
 
 def ratios_section(rows, products):
     lines = ["| benchmark | library | hand-written twin | ratio |", "| --- | ---: | ---: | ---: |"]
-    for binary, name, library, twin in rows:
-        lines.append(f"| {binary}: {name} | {format_ns(library)} | {format_ns(twin)} | {library / twin:.3f} |")
-    for name, ns in sorted(products.items()):
-        gflops = 2 * 256 * 784 * 128 / ns
-        lines.append(f"| {name} (the bare product) | {format_ns(ns)} ({gflops:.0f} GFLOP/s) | | |")
+    for binary, name, library, twin, flops in rows:
+        rate = f" ({flops / 1e9:.0f} GFLOP/s)" if flops else ""
+        lines.append(f"| {binary}: {name} | {format_ns(library)}{rate} | {format_ns(twin)} | "
+                     f"{library / twin:.3f} |")
+    for name, (ns, flops) in sorted(products.items()):
+        lines.append(f"| {name} (the bare product) | {format_ns(ns)} ({flops / 1e9:.0f} GFLOP/s) | | |")
+    return "\n".join(lines)
+
+
+EPOCH = re.compile(r"^epoch \d+/\d+ .*?  (\d+\.\d+) s  ", re.M)
+ACCURACY = re.compile(r"^test accuracy (\S+) after (\d+) epochs, trained in (\S+) s", re.M)
+
+
+def cnn(build_dir, notes):
+    """The example's CNN and its PyTorch twin, each on 1 and 2 threads, for their default epochs."""
+    example = os.path.join(build_dir, "examples", "fashion_mnist")
+    if not os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+        notes.append(skip("the Fashion-MNIST CNN", "sudo apt-get install dataset-fashion-mnist"))
+        return []
+    runs = []
+    for threads in (1, 2):
+        curves = os.path.join(build_dir, "cnn_curves")
+        runs.append(("backprop", threads, output_of(
+            [example, "--model", "cnn", "--threads", str(threads), "--curves", curves], timeout=3600)))
+    if subprocess.run([PYTHON, "-c", "import torch"], capture_output=True).returncode == 0:
+        for threads in (1, 2):
+            runs.append(("PyTorch", threads, output_of(
+                [PYTHON, os.path.join(PEERS, "fashion_mnist_cnn_torch.py"), "--threads", str(threads)],
+                timeout=3600)))
+    else:
+        notes.append(skip("PyTorch", "sudo apt-get install python3-torch"))
+    rows = []
+    for system, threads, out in runs:
+        epochs = [float(s) for s in EPOCH.findall(out)]
+        accuracy = ACCURACY.search(out)
+        rows.append((system, threads, statistics.median(epochs), float(accuracy[3]), float(accuracy[1]),
+                     int(accuracy[2])))
+    return rows
+
+
+def cnn_section(rows, notes):
+    lines = ["| system | threads | median time per epoch | training time | test accuracy |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for system, threads, epoch, total, accuracy, epochs in rows:
+        lines.append(f"| {system} | {threads} | {epoch:.1f} s | {total:.0f} s ({epochs} epochs) | {accuracy:.4f} |")
+    lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines)
 
 
@@ -263,6 +313,52 @@ def compile_section(rows):
     return "\n".join(lines)
 
 
+# What mpirun needs on these machines (shared/notes/mpi.md): root, more ranks than cores, and
+# waiting ranks that yield their core instead of spinning.
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMPI_MCA_mpi_yield_when_idle": "1"}
+SCALING = re.compile(r"SCALING workload=(\S+) ranks=(\d+) batch=(\d+) parameters=(\d+) alone_ms=(\S+) "
+                     r"together_ms=(\S+) share_ms=(\S+) weak_ms=(\S+) in_sum_ms=(\S+) allreduce_ms=(\S+)")
+# Two clusters to project onto, with the alpha-beta model of a ring allreduce.
+CLUSTERS = [("10 GbE", 20e-6, 1.1e9), ("100 Gb/s InfiniBand", 2e-6, 11e9)]
+
+
+def scaling(build_dir):
+    """data_parallel_step under mpiexec -n 1 and -n 2 (and -n 4 oversubscribed, for correctness)."""
+    if not shutil.which("mpiexec"):
+        return skip("MPI scaling", "apt-get install libopenmpi-dev openmpi-bin")
+    run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DBACKPROP_BUILD_TESTS=OFF",
+         "-DBACKPROP_NATIVE=ON"], stdout=subprocess.DEVNULL)
+    run(["cmake", "--build", build_dir, "-j", str(os.cpu_count()), "--target", "data_parallel_step"])
+    binary = os.path.join(build_dir, "benchmarks", "data_parallel_step")
+    outputs = {n: output_of(["mpiexec", "-n", str(n), binary], env=MPI_ENV) for n in (1, 2)}
+    outputs[4] = output_of(["mpiexec", "-n", "4", binary, "--steps", "8"], env=MPI_ENV)
+    lines = []
+    for n, out in outputs.items():
+        note = " (oversubscribed: 4 ranks on 2 cores, a correctness run, not a speed figure)" if n == 4 else ""
+        table = "\n".join(line for line in out.splitlines() if not line.startswith("SCALING"))
+        lines += [f"`mpiexec -n {n} data_parallel_step`{note}:", "", "```text", table, "```", ""]
+    rows = [SCALING.search(line) for line in outputs[2].splitlines()]
+    rows = [r for r in rows if r]
+    lines += ["Projection to a cluster of machines like this one, one rank per machine, for a fixed global "
+              "batch: compute per step = the 1-rank step time (measured above) / N, which assumes the "
+              "step scales linearly with its batch (optimistic for small slices); communication = a ring "
+              "allreduce of the step's buffer, 2 (N - 1) alpha + 2 (N - 1) / N bytes / bandwidth. "
+              "Speedup = 1-rank time / (compute + communication).", "",
+              "| workload | batch | gradient | network | N=2 | N=4 | N=8 | N=16 | N=32 |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        alone = float(r[5]) / 1e3
+        size = (int(r[4]) + 1 + 2) * 4
+        for net, alpha, bandwidth in CLUSTERS:
+            cells = []
+            for n in (2, 4, 8, 16, 32):
+                comm = 2 * (n - 1) * alpha + 2 * (n - 1) / n * size / bandwidth
+                cells.append(f"{alone / (alone / n + comm):.1f}x")
+            lines.append(f"| {r[1].replace('_', ' ')} | {r[3]} | {size / 1e6:.2f} MB | {net} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def replace_section(text, name, body):
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     block = f"{begin}\n{body}\n{end}"
@@ -274,10 +370,10 @@ def replace_section(text, name, body):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench"))
-    parser.add_argument("--only", default="peers,ratios,compile")
+    parser.add_argument("--only", default="peers,ratios,cnn,scaling,compile")
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    blas = build(args.build_dir) if parts & {"peers", "ratios"} else False
+    blas = build(args.build_dir) if parts & {"peers", "ratios", "cnn"} else False
     m = machine()
 
     text = open(RESULTS).read() if os.path.exists(RESULTS) else (
@@ -297,6 +393,15 @@ def main():
         section = ratios_section(rows, products)
         print("\n" + section)
         text = replace_section(text, "ratios", section)
+    if "cnn" in parts:
+        notes = []
+        section = cnn_section(cnn(args.build_dir, notes), notes)
+        print("\n" + section)
+        text = replace_section(text, "cnn", section)
+    if "scaling" in parts:
+        section = scaling(args.build_dir)
+        print("\n" + section)
+        text = replace_section(text, "scaling", section)
     if "compile" in parts:
         section = compile_section(compile_times(args.build_dir))
         print("\n" + section)
