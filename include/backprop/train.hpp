@@ -336,6 +336,20 @@ struct FitData {
   Index samples() const { return x.rows(); }
 };
 
+/// Rows rows[0], ..., rows[count - 1] of X (row-major) into the top rows of B (column-major), in
+/// tiles of 16 rows: each read runs along a row of X and each write down a column of B, where
+/// copying row by row would store across B's columns, one cache line per value.
+template <class X, class B>
+void gather_rows_into(const X& x, const Index* rows, Index count, B& batch) {
+  constexpr Index tile = 16;
+  for (Index first = 0; first < count; first += tile) {
+    const Index n = std::min(tile, count - first);
+    for (Index c = 0; c < x.cols(); ++c)
+      for (Index k = 0; k < n; ++k)
+        batch(first + k, c) = x(rows[first + k], c);
+  }
+}
+
 /// The number of batches of `size` rows that cover `samples` rows, the last one partial.
 inline Index batch_count(Index samples, Index size) {
   return samples / size + (samples % size != 0 ? 1 : 0);
@@ -436,11 +450,9 @@ std::vector<ScoreAccumulator> train_epoch(Net& net, const FitData<Scalar>& data,
   for (Index b = 0; b < batches; ++b) {
     const Index first = b * size, n = std::min(size, samples - first);
     const RowRange mine = parallel ? parallel->rows(n) : RowRange{0, n};
-    for (Index i = 0; i < mine.count; ++i) {
-      const Index row = order[static_cast<std::size_t>(first + mine.first + i)];
-      xb.row(i) = data.x.row(row);
-      yb.row(i) = data.y.row(row);
-    }
+    const Index* rows = order.data() + first + mine.first;
+    gather_rows_into(data.x, rows, mine.count, xb);
+    gather_rows_into(data.y, rows, mine.count, yb);
     const auto xs = xb.topRows(mine.count);
     const auto ys = yb.topRows(mine.count);
     double loss = 0;
