@@ -92,6 +92,22 @@ TEST_CASE("Pooling takes each window's maximum or mean, channel by channel", "[c
   CHECK(max_net.layer(0).outputs == 8);
 }
 
+TEST_CASE("A NaN in a max-pool window is its maximum, as in PyTorch", "[conv]") {
+  // Wherever it stands in the window, and whatever is larger: a NaN is not hidden by pooling.
+  Sequential<double> net(Shape{1, 2, 2});
+  net.add_max_pool2d().add_dense<Identity>(1, Bias::off);
+  net.for_each_parameter([](std::size_t, auto& p, const auto&) { p.setOnes(); });
+  for (Index at = 0; at < 4; ++at) {
+    Matrix x(2, 4);
+    x << 1, 5, 3, 2,  //
+        -1, -2, -3, -4;
+    x(0, at) = std::nan("");
+    const Matrix a = net.predict(x);
+    CHECK(std::isnan(a(0, 0)));
+    CHECK(a(1, 0) == -1);  // the other sample, a column of its own, is untouched
+  }
+}
+
 TEST_CASE("A tie in a max-pool window sends the gradient to its first maximum", "[conv]") {
   // PyTorch's max_pool2d on the CPU: the first maximum in row-major order.
   Sequential<double> net(Shape{1, 2, 2});
