@@ -318,7 +318,7 @@ def compile_section(rows):
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
            "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMPI_MCA_mpi_yield_when_idle": "1"}
 SCALING = re.compile(r"SCALING workload=(\S+) ranks=(\d+) batch=(\d+) parameters=(\d+) alone_ms=(\S+) "
-                     r"together_ms=(\S+) share_ms=(\S+) weak_ms=(\S+) in_sum_ms=(\S+) allreduce_ms=(\S+)")
+                     r"together_ms=(\S+) share_ms=(\S+) weak_ms=(\S+) wait_ms=(\S+) sum_ms=(\S+) allreduce_ms=(\S+)")
 # Two clusters to project onto, with the alpha-beta model of a ring allreduce.
 CLUSTERS = [("10 GbE", 20e-6, 1.1e9), ("100 Gb/s InfiniBand", 2e-6, 11e9)]
 

@@ -10,8 +10,9 @@
 //              per-rank batch (the reference of weak scaling)
 //   together   every rank trains together, at the global batch (strong) and at N x the per-rank
 //              batch (weak)
-//   in sum     the time a step of `together` (strong) spends in its one sum of the gradient,
-//              waiting for the slower rank included
+//   wait       the time a step of `together` (strong) waits for the slower rank before its one
+//              sum of the gradient (a sum of one number first lines the ranks up)
+//   sum        the time that step then spends in the sum itself
 //   allreduce  one in-place sum of the same floats, ranks in step, as a bare MPI call
 // The rest of a step's excess over its share of the compute is the ranks' contention for the
 // memory and caches they share on one machine, not communication.
@@ -76,19 +77,24 @@ class TimedSums final : public Collective {
   void sum(std::span<double> data) override { group_.sum(data); }
   void sum(std::span<float> data) override {
     const auto start = Clock::now();
+    double line_up = 0;
+    group_.sum(std::span(&line_up, 1));
+    const auto lined_up = Clock::now();
     group_.sum(data);
-    seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    waiting += std::chrono::duration<double>(lined_up - start).count();
+    summing += std::chrono::duration<double>(Clock::now() - lined_up).count();
   }
   void broadcast(std::span<std::byte> data, int root) override { group_.broadcast(data, root); }
-  double seconds = 0;
+  double waiting = 0, summing = 0;
 
  private:
   Collective& group_;
 };
 
 struct StepTime {
-  double seconds = 0;         // per step
-  double seconds_in_sum = 0;  // per step, in the sum of the gradient
+  double seconds = 0;  // per step
+  double waiting = 0;  // per step, for the slower rank before the sum of the gradient
+  double summing = 0;  // per step, in the sum of the gradient
 };
 
 // A step of fit() over `steps` batches of `batch` rows, median of 5; on `group` or alone.
@@ -109,11 +115,12 @@ StepTime step_time(Make make, Index batch, int steps, Collective* group) {
     options.on_batch_end = [&](const BatchEnd& b) {
       if (b.batch != warmup) return;
       start = Clock::now();
-      if (timed) timed->seconds = 0;
+      if (timed) timed->waiting = timed->summing = 0;
     };
     fit(net, data.x, data.y, SoftmaxCrossEntropy{}, adam, options);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    runs.push_back({seconds / steps, timed ? timed->seconds / steps : 0});
+    runs.push_back(
+        {seconds / steps, timed ? timed->waiting / steps : 0, timed ? timed->summing / steps : 0});
   }
   std::sort(runs.begin(), runs.end(),
             [](const StepTime& a, const StepTime& b) { return a.seconds < b.seconds; });
@@ -163,15 +170,15 @@ void measure(mpi::Communicator& world, const char* name, Make make, Index global
   auto ms = [](double s) { return s * 1e3; };
   std::printf(
       "SCALING workload=%s ranks=%d batch=%lld parameters=%lld alone_ms=%.6g together_ms=%.6g "
-      "share_ms=%.6g weak_ms=%.6g in_sum_ms=%.6g allreduce_ms=%.6g\n",
+      "share_ms=%.6g weak_ms=%.6g wait_ms=%.6g sum_ms=%.6g allreduce_ms=%.6g\n",
       name, ranks, static_cast<long long>(global), static_cast<long long>(parameters),
       ms(alone_global.seconds), ms(strong.seconds), ms(alone_share.seconds), ms(weak.seconds),
-      ms(strong.seconds_in_sum), ms(allreduce));
-  std::printf("%-24s %5lld %9.2f %9.2f %7.2fx %5lld %9.2f %9.2f %6.0f%% %8.3f %8.3f\n", name,
+      ms(strong.waiting), ms(strong.summing), ms(allreduce));
+  std::printf("%-24s %5lld %9.2f %9.2f %7.2fx %5lld %9.2f %9.2f %6.0f%% %7.3f %7.3f %7.3f\n", name,
               static_cast<long long>(global), ms(alone_global.seconds), ms(strong.seconds),
               alone_global.seconds / strong.seconds, static_cast<long long>(per_rank),
               ms(alone_share.seconds), ms(weak.seconds), 100 * alone_share.seconds / weak.seconds,
-              ms(strong.seconds_in_sum), ms(allreduce));
+              ms(strong.waiting), ms(strong.summing), ms(allreduce));
 }
 
 }  // namespace
@@ -184,11 +191,11 @@ int main(int argc, char** argv) {
     if (world.rank() == 0) {
       std::printf("data-parallel fit() steps on %d rank%s, float, Adam; ms per step, median of 5\n",
                   world.size(), world.size() > 1 ? "s" : "");
-      std::printf("%-24s %5s %9s %9s %8s %5s %9s %9s %7s %8s %8s\n", "", "", "strong", "", "", "",
-                  "weak", "", "", "", "");
-      std::printf("%-24s %5s %9s %9s %8s %5s %9s %9s %7s %8s %8s\n", "workload", "batch", "alone",
-                  "together", "speedup", "share", "alone", "together", "effic.", "in sum",
-                  "allred.");
+      std::printf("%-24s %5s %9s %9s %8s %5s %9s %9s %7s %7s %7s %7s\n", "", "", "strong", "", "",
+                  "", "weak", "", "", "", "", "");
+      std::printf("%-24s %5s %9s %9s %8s %5s %9s %9s %7s %7s %7s %7s\n", "workload", "batch",
+                  "alone", "together", "speedup", "share", "alone", "together", "effic.", "wait",
+                  "sum", "allred.");
     }
     measure(world, "MLP_784-256-128-10", mlp, 1024, steps);
     measure(world, "MLP_784-256-128-10", mlp, 256, steps);
