@@ -63,22 +63,32 @@ bool same_history(const History& a, const History& b) {
 
 }  // namespace
 
+// Catch2's assertions are not thread-safe: members record what they saw, and the test checks it
+// once the group has finished.
 TEST_CASE("ThreadGroup sums in rank order and broadcasts from any root", "[collective]") {
-  ThreadGroup(3).run([](Collective& member) {
-    CHECK(member.size() == 3);
-    std::vector<double> values{1.0 * member.rank(), 1e16, -1e16 * (member.rank() == 2)};
-    member.sum(std::span(values));
-    CHECK(values[0] == 3.0);
-    CHECK(values[1] == 3e16);
-    CHECK(values[2] == -1e16);
-    std::vector<float> odd(7, float(member.rank() + 1));  // not a multiple of the member count
-    member.sum(std::span(odd));
-    for (float v : odd)
-      CHECK(v == 6.0f);
-    std::int64_t word = member.rank() == 1 ? 42 : -1;
-    member.broadcast(std::as_writable_bytes(std::span(&word, 1)), 1);
-    CHECK(word == 42);
+  struct Seen {
+    int size = 0;
+    std::vector<double> values;
+    std::vector<float> odd;
+    std::int64_t word = 0;
+  };
+  std::vector<Seen> seen(3);
+  ThreadGroup(3).run([&](Collective& member) {
+    Seen& mine = seen[static_cast<std::size_t>(member.rank())];
+    mine.size = member.size();
+    mine.values = {1.0 * member.rank(), 1e16, -1e16 * (member.rank() == 2)};
+    member.sum(std::span(mine.values));
+    mine.odd.assign(7, float(member.rank() + 1));  // not a multiple of the member count
+    member.sum(std::span(mine.odd));
+    mine.word = member.rank() == 1 ? 42 : -1;
+    member.broadcast(std::as_writable_bytes(std::span(&mine.word, 1)), 1);
   });
+  for (const Seen& s : seen) {
+    CHECK(s.size == 3);
+    CHECK(s.values == std::vector<double>{3.0, 3e16, -1e16});
+    CHECK(s.odd == std::vector<float>(7, 6.0f));
+    CHECK(s.word == 42);
+  }
 }
 
 TEST_CASE("ThreadGroup ends a mistake instead of hanging", "[collective]") {
@@ -414,12 +424,15 @@ TEST_CASE("fit starts every member from member 0's parameters and optimizer stat
 }
 
 TEST_CASE("broadcast_parameters, broadcast_state and replicas_identical", "[data parallel]") {
-  ThreadGroup(2).run([](Collective& member) {
+  // What each member saw, in order: checked after the group has finished (see above).
+  std::vector<std::vector<bool>> seen(2);
+  ThreadGroup(2).run([&](Collective& member) {
+    std::vector<bool>& mine = seen[static_cast<std::size_t>(member.rank())];
     Regressor<float> net{GlorotUniform{static_cast<unsigned>(member.rank() + 1)}};
-    CHECK_FALSE(replicas_identical(net, member));
+    mine.push_back(!replicas_identical(net, member));
     broadcast_parameters(net, member, 1);
-    CHECK(replicas_identical(net, member));
-    CHECK(same_bits(net, Regressor<float>{GlorotUniform{2}}));
+    mine.push_back(replicas_identical(net, member));
+    mine.push_back(same_bits(net, Regressor<float>{GlorotUniform{2}}));
 
     RMSProp<float> rms;
     if (member.rank() == 0) {
@@ -427,12 +440,14 @@ TEST_CASE("broadcast_parameters, broadcast_state and replicas_identical", "[data
       net.backward(d.x, d.y, MeanSquared{});
       step(rms, net);
     }
-    CHECK_FALSE(replicas_identical(net, member, rms));
+    mine.push_back(!replicas_identical(net, member, rms));
     broadcast_parameters(net, member);
     broadcast_state(rms, member);
-    CHECK(rms.steps() == 1);
-    CHECK(replicas_identical(net, member, rms));
+    mine.push_back(rms.steps() == 1);
+    mine.push_back(replicas_identical(net, member, rms));
   });
+  for (const std::vector<bool>& mine : seen)
+    CHECK(mine == std::vector<bool>(6, true));
   CHECK_THROWS_AS(ThreadGroup(2).run([](Collective& member) {
     Sequential<float> net(2);
     net.add_dense(member.rank() == 0 ? 3 : 4, "tanh");
