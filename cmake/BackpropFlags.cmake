@@ -28,3 +28,9 @@ function(backprop_native target)
     endif()
   endif()
 endfunction()
+
+# The environment of a test that starts MPI: as root, mpirun needs the ALLOW_RUN_AS_ROOT pair;
+# more ranks than cores need oversubscription, and waiting ranks must yield or they crawl; Open
+# MPI's own allocations at exit are not ours to report (AddressSanitizer's leak check).
+set(BACKPROP_MPI_TEST_ENVIRONMENT OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1 ASAN_OPTIONS=detect_leaks=0)
