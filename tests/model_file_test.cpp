@@ -278,6 +278,30 @@ TEST_CASE("Optimizer files are checked like model files", "[optimizer]") {
   test::check_throws<FormatError>([&] { load_optimizer(back, dir / "cut.bpo"); }, {"truncated"});
 }
 
+TEST_CASE("AdamW saves as what it is, and loads the files its 0.2 form saved as Adam's",
+          "[optimizer]") {
+  test::TempDir dir;
+  Eigen::Matrix2d p = Eigen::Matrix2d::Ones();
+  AdamW<double> adamw;
+  adamw.begin_step();
+  adamw.update(0, p, Eigen::Matrix2d::Constant(0.5));
+  save_optimizer(adamw, dir / "w.bpo");
+  const auto bytes = test::read_bytes(dir / "w.bpo");
+  CHECK(std::string(bytes.begin() + 28, bytes.begin() + 33) == "adamw");  // after u32 length 5
+  Adam<double> adam;
+  test::check_throws<FormatError>([&] { load_optimizer(adam, dir / "w.bpo"); },
+                                  {"state of adamw, not of adam"});
+
+  // backprop 0.2's AdamW was an Adam, and its files said "adam": the moments load as they are.
+  adam.begin_step();
+  adam.update(0, p, Eigen::Matrix2d::Constant(0.5));
+  save_optimizer(adam, dir / "old.bpo");
+  AdamW<double> resumed;
+  load_optimizer(resumed, dir / "old.bpo");
+  CHECK(resumed.steps() == 1);
+  CHECK(resumed.state()[0][1].matrix() == adam.state()[0][1].matrix());
+}
+
 namespace {
 template <class... Activations, class F>
 void with_each_activation(ActivationList<Activations...>, F&& f) {

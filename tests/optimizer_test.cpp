@@ -43,7 +43,7 @@ TEST_CASE("SGD: p - lr g, and with L2 weight decay p - lr (g + wd p)", "[optimiz
   check_equal(p, parameter() - 0.1 * gradient1());
 
   M q = parameter();
-  SGD decayed(0.1, 0.01);
+  SGD<double> decayed({.learning_rate = 0.1, .weight_decay = 0.01});
   take_step(decayed, q, gradient1());
   check_equal(q, parameter() - 0.1 * (gradient1() + 0.01 * parameter()));
 }
@@ -113,7 +113,7 @@ TEST_CASE("Adam: bias-corrected moments", "[optimizer]") {
 TEST_CASE("AdamW decays the weights apart from the gradient", "[optimizer]") {
   const double lr = 0.01, wd = 0.1;
   M p = parameter();
-  auto adamw = AdamW(lr, wd);
+  AdamW<double> adamw({.learning_rate = lr, .weight_decay = wd});
   take_step(adamw, p, gradient1());
   M expected = parameter() * (1 - lr * wd);
   expected.array() -= lr * gradient1().array() / (gradient1().array().abs() + 1e-8);
@@ -159,7 +159,8 @@ TEST_CASE("train_step's layer-by-layer updates equal backward followed by a whol
 TEST_CASE("Hyper-parameters out of range throw, naming the parameter", "[optimizer]") {
   test::check_throws<ArgumentError>([] { SGD(std::nan("")); }, {"SGD", "learning_rate", "nan"});
   test::check_throws<ArgumentError>([] { SGD(-0.5); }, {"learning_rate", "-0.5"});
-  test::check_throws<ArgumentError>([] { SGD(0.1, -1.0); }, {"weight_decay", "-1"});
+  test::check_throws<ArgumentError>(
+      [] { SGD<double>({.learning_rate = 0.1, .weight_decay = -1.0}); }, {"weight_decay", "-1"});
   test::check_throws<ArgumentError>([] { Momentum<float>({.momentum = 1.0f}); }, {"momentum", "1"});
   test::check_throws<ArgumentError>([] { AdaGrad<double>({.epsilon = 0}); }, {"epsilon", "0"});
   test::check_throws<ArgumentError>([] { RMSProp<double>({.alpha = -0.1}); }, {"alpha", "-0.1"});
@@ -167,7 +168,8 @@ TEST_CASE("Hyper-parameters out of range throw, naming the parameter", "[optimiz
   test::check_throws<ArgumentError>([] { Adam<double>({.beta2 = INFINITY}); }, {"beta2", "inf"});
   test::check_throws<ArgumentError>([] { Adam<double>({.learning_rate = -1e-3}); },
                                     {"Adam", "learning_rate"});
-  test::check_throws<ArgumentError>([] { AdamW(0.001, -0.01); }, {"decoupled_weight_decay"});
+  test::check_throws<ArgumentError>([] { AdamW<double>({.weight_decay = -0.01}); },
+                                    {"AdamW", "weight_decay", "-0.01"});
 }
 
 TEST_CASE("Every optimizer is built from Options, with PyTorch's defaults", "[optimizer]") {
@@ -182,6 +184,34 @@ TEST_CASE("Every optimizer is built from Options, with PyTorch's defaults", "[op
   CHECK(AdaGrad<double>().learning_rate() == 0.01);
   CHECK(RMSProp<double>().learning_rate() == 0.01);
   CHECK(Adam<double>().learning_rate() == 0.001);
+  CHECK(AdamW<double>().learning_rate() == 0.001);
+  CHECK(AdamW<double>().options().weight_decay == 0.01);  // torch.optim.AdamW's
+}
+
+// Generic code writes O o({}): the default options on every compiler (GCC found it ambiguous
+// with the copy constructor for all but SGD, where {} became a learning rate of 0).
+template <class O>
+void check_constructors() {
+  const O defaults({});
+  CHECK(defaults.learning_rate() == typename O::Options{}.learning_rate);
+  const O positional(0.25);
+  CHECK(positional.learning_rate() == typename O::Scalar(0.25));
+  const O options({.learning_rate = typename O::Scalar(0.5)});
+  CHECK(options.learning_rate() == typename O::Scalar(0.5));
+  CHECK(options.options().learning_rate == typename O::Scalar(0.5));
+  test::check_throws<ArgumentError>([] { O(-1); }, {std::string(O::label), "learning_rate"});
+}
+
+TEST_CASE("Every optimizer is built alike: defaults, a learning rate, or options", "[optimizer]") {
+  check_constructors<SGD<double>>();
+  check_constructors<Momentum<float>>();
+  check_constructors<AdaGrad<double>>();
+  check_constructors<RMSProp<double>>();
+  check_constructors<Adam<float>>();
+  check_constructors<AdamW<double>>();
+  SGD deduced(1.0);  // the tutorial's SGD, its scalar deduced
+  STATIC_REQUIRE(std::is_same_v<decltype(deduced), SGD<double>>);
+  STATIC_REQUIRE(Optimizer<AdamW<float>>);
 }
 
 TEST_CASE("Momentum with dampening: v = g on the first step, then mu v + (1 - d) g",

@@ -433,14 +433,11 @@ template <class O>
 void broadcast_state(O& optimizer, Collective& group, int root = 0) {
   using Scalar = typename O::Scalar;
   Scalar rate = optimizer.learning_rate();
-  long steps = optimizer.steps();
+  std::int64_t steps = optimizer.steps();
   group.broadcast(detail::bytes_of(rate), root);
   group.broadcast(detail::bytes_of(steps), root);
   optimizer.set_learning_rate(rate);
-  if constexpr (requires {
-                  optimizer.state();
-                  optimizer.set_steps(steps);
-                }) {
+  {
     optimizer.set_steps(steps);
     auto& slots = optimizer.state();
     std::vector<std::int64_t> shapes;
@@ -472,12 +469,11 @@ bool replicas_identical(const Net& net, Collective& group, const O&... optimizer
   detail::Fingerprint mine;
   net.for_each_parameter([&](std::size_t, const auto& p, const auto&) { mine.add_matrix(p); });
   [[maybe_unused]] auto add_state = [&](const auto& o) {
-    const long steps = o.steps();
+    const std::int64_t steps = o.steps();
     mine.add(&steps, sizeof steps);
-    if constexpr (requires { o.state(); })
-      for (const auto& slot : o.state())
-        for (const auto& a : slot)
-          mine.add_matrix(a.matrix());
+    for (const auto& slot : o.state())
+      for (const auto& a : slot)
+        mine.add_matrix(a.matrix());
   };
   (add_state(optimizer), ...);
   std::uint64_t first = mine.value();

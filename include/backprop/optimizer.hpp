@@ -9,15 +9,17 @@
 // touched, and state() exposes it for saving and resuming.
 //
 // Every optimizer here is BasicOptimizer (the learning rate, the step count, the state and its
-// checks) plus its own update rule; the rules and defaults are PyTorch's (torch.optim), so results
-// compare one to one. Each is built from Options with those defaults: Adam<float>({.learning_rate
-// = 0.01f}).
+// checks, the constructors) plus its own rule; the rules are torch.optim's, so results compare one
+// to one. Each is built alike: Adam<float>() with the defaults, Adam<float>(0.01) with a learning
+// rate, Adam<float>({.learning_rate = 0.01f, .beta2 = 0.99f}) with any options.
 #pragma once
 
 #include <array>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -29,11 +31,12 @@
 
 namespace backprop {
 
-/// What train_step and fit need from an optimizer. One that keeps state per slot should also have
-/// check(network), which throws before anything changes when its state does not fit the network
-/// (BasicOptimizer has it).
+/// What train_step and fit need from an optimizer (BasicOptimizer has it all): its scalar, a name
+/// for files, the two calls of a step, the learning rate, the steps taken, and the state per slot,
+/// a vector (one entry per slot) of arrays shaped like the slot's parameter, for files and for
+/// data-parallel members to share.
 template <class O>
-concept Optimizer = requires(O o, const O c, typename O::Scalar rate,
+concept Optimizer = requires(O o, const O c, typename O::Scalar rate, std::int64_t steps,
                              Eigen::Matrix<typename O::Scalar, Dynamic, Dynamic> m) {
   requires std::floating_point<typename O::Scalar>;
   { O::name } -> std::convertible_to<std::string_view>;
@@ -41,7 +44,9 @@ concept Optimizer = requires(O o, const O c, typename O::Scalar rate,
   o.update(std::size_t{0}, m, m);
   { c.learning_rate() } -> std::same_as<typename O::Scalar>;
   o.set_learning_rate(rate);
-  { c.steps() } -> std::convertible_to<long>;
+  { c.steps() } -> std::same_as<std::int64_t>;
+  o.set_steps(steps);
+  o.state();
 };
 
 namespace detail {
@@ -128,16 +133,44 @@ class SlotState {
 
 }  // namespace detail
 
-/// What every optimizer shares: the learning rate, the count of steps taken, and K state arrays
-/// per slot. Derived states its name ("adam", for files), label ("Adam", for messages) and
-/// apply(state, p, g, fresh), and may state prepare_step() for what changes once per step.
-template <class Derived, std::floating_point Scalar_, std::size_t K>
+/// What every optimizer shares: its options, the learning rate, the count of steps taken, K state
+/// arrays per slot, and the constructors. Derived states its name ("adam", for files), its label
+/// ("Adam", for messages), check_options(options), which throws ArgumentError naming an option out
+/// of range, and apply(state, p, g, fresh); it may state prepare_step() for what changes once per
+/// step. Options_ is an aggregate with a learning_rate and the defaults.
+template <class Derived, std::floating_point Scalar_, class Options_, std::size_t K>
 class BasicOptimizer {
  public:
   /// float or double: the scalar of the networks it trains.
   using Scalar = Scalar_;
+  /// The hyper-parameters, with their defaults.
+  using Options = Options_;
   /// The state of one slot: K arrays shaped like its parameter.
   using Slot = typename detail::SlotState<Scalar, K>::Slot;
+
+  /// The default options.
+  BasicOptimizer() : BasicOptimizer(Options{}) {}
+  /// Any options: Adam<float>({.learning_rate = 0.01f}). (A template with a default argument, so
+  /// that Adam<float>({}) means the default options on every compiler, where GCC would otherwise
+  /// find it ambiguous with the copy constructor.)
+  template <std::same_as<Options> O = Options>
+  explicit BasicOptimizer(const O& options) : options_(options) {
+    set_learning_rate(options.learning_rate);
+    Derived::check_options(options_);
+  }
+  /// The default options but the learning rate: Adam<float>(0.01). (A template, so that {} is not
+  /// a learning rate of 0.)
+  template <class Rate>
+  requires std::is_arithmetic_v<Rate>
+  explicit BasicOptimizer(Rate learning_rate)
+      : BasicOptimizer([&] {
+          Options options;
+          options.learning_rate = static_cast<Scalar>(learning_rate);
+          return options;
+        }()) {}
+
+  /// The options it was built with (the learning rate in them is the initial one).
+  const Options& options() const { return options_; }
 
   /// The step size.
   Scalar learning_rate() const { return learning_rate_; }
@@ -147,14 +180,14 @@ class BasicOptimizer {
   }
 
   /// The steps taken so far (Adam's t), for saving and resuming.
-  long steps() const { return steps_; }
-  void set_steps(long steps) {
-    if (steps < 0)
-      throw ArgumentError("backprop::" + std::string(Derived::label) +
-                          ": steps must be >= 0, got " + std::to_string(steps));
+  std::int64_t steps() const { return steps_; }
+  void set_steps(std::int64_t steps) {
+    if (steps < 0 || steps == std::numeric_limits<std::int64_t>::max())
+      throw ArgumentError("backprop::" + std::string(Derived::label) + ": steps must be in [0, " +
+                          "2^63 - 1), got " + std::to_string(steps));
     steps_ = steps;
   }
-  /// The state of every slot, for saving and resuming.
+  /// The state of every slot, for saving and resuming (empty where K is 0).
   std::vector<Slot>& state() { return state_.slots(); }
   const std::vector<Slot>& state() const { return state_.slots(); }
 
@@ -186,50 +219,58 @@ class BasicOptimizer {
     }
   }
 
- protected:
-  explicit BasicOptimizer(Scalar learning_rate) { set_learning_rate(learning_rate); }
-
  private:
+  Options options_;
   Scalar learning_rate_{};
-  long steps_ = 0;
+  std::int64_t steps_ = 0;
   detail::SlotState<Scalar, K> state_;
+};
+
+/// SGD's hyper-parameters.
+template <class Scalar>
+struct SGDOptions {
+  Scalar learning_rate = Scalar(0.001);  ///< torch.optim.SGD has none (PyTorch 2's default)
+  Scalar weight_decay = 0;               ///< L2: g + weight_decay p
 };
 
 /// Plain gradient descent with optional L2 weight decay, as torch.optim.SGD without momentum:
 ///   g <- g + weight_decay p        p <- p - learning_rate g
 /// With HalfSumSquared and learning rate 1 this is the tutorial's W += X^T delta.
 template <std::floating_point Scalar>
-class SGD : public BasicOptimizer<SGD<Scalar>, Scalar, 0> {
+class SGD : public BasicOptimizer<SGD<Scalar>, Scalar, SGDOptions<Scalar>, 0> {
  public:
   static constexpr std::string_view name = "sgd";
   static constexpr std::string_view label = "SGD";
+  using SGD::BasicOptimizer::BasicOptimizer;
 
-  /// The hyper-parameters, with PyTorch's defaults.
-  struct Options {
-    Scalar learning_rate = Scalar(0.001);
-    Scalar weight_decay = 0;
-  };
-
-  /// Throws ArgumentError naming any option out of range.
-  explicit SGD(const Options& options = {})
-      : SGD::BasicOptimizer(options.learning_rate),
-        weight_decay_(detail::checked_non_negative(options.weight_decay, label, "weight_decay")) {}
-  /// SGD(0.1), SGD(0.1, 1e-4): the learning rate and the decay.
-  explicit SGD(Scalar learning_rate, Scalar weight_decay = 0)
-      : SGD(Options{learning_rate, weight_decay}) {}
+  static void check_options(const SGDOptions<Scalar>& o) {
+    detail::checked_non_negative(o.weight_decay, label, "weight_decay");
+  }
 
   /// p -= learning_rate (g + weight_decay p)
   template <class P, class G>
   void apply(Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g) const {
-    const Scalar rate = this->learning_rate();
-    if (weight_decay_ == 0)
+    const Scalar rate = this->learning_rate(), decay = this->options().weight_decay;
+    if (decay == 0)
       p -= rate * g;
     else
-      p -= rate * (g + weight_decay_ * p);
+      p -= rate * (g + decay * p);
   }
+};
+/// SGD(0.1) is an SGD<double>.
+template <class Rate>
+requires std::is_floating_point_v<Rate> SGD(Rate)
+->SGD<Rate>;
 
- private:
-  Scalar weight_decay_;
+/// Momentum's hyper-parameters. The learning rate and the momentum are ours: torch.optim.SGD has
+/// no default learning rate (PyTorch 2's is 0.001) and a momentum of 0, which is SGD.
+template <class Scalar>
+struct MomentumOptions {
+  Scalar learning_rate = Scalar(0.001);
+  Scalar momentum = Scalar(0.9);
+  Scalar dampening = 0;
+  bool nesterov = false;
+  Scalar weight_decay = 0;
 };
 
 /// Gradient descent with momentum, as torch.optim.SGD(momentum=mu, dampening=d, nesterov=...):
@@ -238,192 +279,214 @@ class SGD : public BasicOptimizer<SGD<Scalar>, Scalar, 0> {
 ///   p <- p - learning_rate v                    (classical)
 ///   p <- p - learning_rate (g + mu v)           (Nesterov)
 template <std::floating_point Scalar>
-class Momentum : public BasicOptimizer<Momentum<Scalar>, Scalar, 1> {
+class Momentum : public BasicOptimizer<Momentum<Scalar>, Scalar, MomentumOptions<Scalar>, 1> {
  public:
   static constexpr std::string_view name = "momentum";
   static constexpr std::string_view label = "Momentum";
+  using Momentum::BasicOptimizer::BasicOptimizer;
 
-  /// The hyper-parameters, with PyTorch's defaults (but a momentum of 0.9 rather than none).
-  struct Options {
-    Scalar learning_rate = Scalar(0.001);
-    Scalar momentum = Scalar(0.9);
-    Scalar dampening = 0;
-    bool nesterov = false;
-    Scalar weight_decay = 0;
-  };
-
-  /// Throws ArgumentError naming any option out of range (Nesterov needs no dampening).
-  explicit Momentum(const Options& options = {})
-      : Momentum::BasicOptimizer(options.learning_rate),
-        momentum_(detail::checked_fraction(options.momentum, label, "momentum")),
-        dampening_(detail::checked_fraction(options.dampening, label, "dampening")),
-        nesterov_(options.nesterov),
-        weight_decay_(detail::checked_non_negative(options.weight_decay, label, "weight_decay")) {
-    if (nesterov_ && (momentum_ == 0 || dampening_ != 0))
+  /// Nesterov's momentum needs a momentum above 0 and no dampening.
+  static void check_options(const MomentumOptions<Scalar>& o) {
+    detail::checked_fraction(o.momentum, label, "momentum");
+    detail::checked_fraction(o.dampening, label, "dampening");
+    detail::checked_non_negative(o.weight_decay, label, "weight_decay");
+    if (o.nesterov && (o.momentum == 0 || o.dampening != 0))
       throw ArgumentError(
           "backprop::Momentum: Nesterov momentum needs a momentum > 0 and no dampening");
   }
 
   /// One parameter matrix p and its gradient g, with the velocity v of its slot.
   template <class P, class G>
-  void apply(std::array<Eigen::Array<Scalar, Dynamic, Dynamic>, 1>& state, Eigen::MatrixBase<P>& p,
-             const Eigen::MatrixBase<G>& g, bool first) const {
+  void apply(typename Momentum::Slot& state, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g,
+             bool first) const {
+    const MomentumOptions<Scalar>& o = this->options();
     auto& v = state[0];
-    const auto decayed = g.array() + weight_decay_ * p.array();
+    const auto decayed = g.array() + o.weight_decay * p.array();
     if (first)
       v = decayed;
     else
-      v = momentum_ * v + (1 - dampening_) * decayed;
+      v = o.momentum * v + (1 - o.dampening) * decayed;
     const Scalar rate = this->learning_rate();
-    if (nesterov_)
-      p.array() -= rate * (decayed + momentum_ * v);
+    if (o.nesterov)
+      p.array() -= rate * (decayed + o.momentum * v);
     else
       p.array() -= rate * v;
   }
+};
 
- private:
-  Scalar momentum_, dampening_;
-  bool nesterov_;
-  Scalar weight_decay_;
+/// AdaGrad's hyper-parameters, with torch.optim.Adagrad's defaults.
+template <class Scalar>
+struct AdaGradOptions {
+  Scalar learning_rate = Scalar(0.01);
+  Scalar epsilon = Scalar(1e-10);
+  Scalar weight_decay = 0;
 };
 
 /// AdaGrad, as torch.optim.Adagrad:  s <- s + g^2   p <- p - learning_rate g / (sqrt(s) + epsilon)
 template <std::floating_point Scalar>
-class AdaGrad : public BasicOptimizer<AdaGrad<Scalar>, Scalar, 1> {
+class AdaGrad : public BasicOptimizer<AdaGrad<Scalar>, Scalar, AdaGradOptions<Scalar>, 1> {
  public:
   static constexpr std::string_view name = "adagrad";
   static constexpr std::string_view label = "AdaGrad";
+  using AdaGrad::BasicOptimizer::BasicOptimizer;
 
-  /// The hyper-parameters, with PyTorch's defaults.
-  struct Options {
-    Scalar learning_rate = Scalar(0.01);
-    Scalar epsilon = Scalar(1e-10);
-    Scalar weight_decay = 0;
-  };
-
-  /// Throws ArgumentError naming any option out of range.
-  explicit AdaGrad(const Options& options = {})
-      : AdaGrad::BasicOptimizer(options.learning_rate),
-        epsilon_(detail::checked_positive(options.epsilon, label, "epsilon")),
-        weight_decay_(detail::checked_non_negative(options.weight_decay, label, "weight_decay")) {}
+  static void check_options(const AdaGradOptions<Scalar>& o) {
+    detail::checked_positive(o.epsilon, label, "epsilon");
+    detail::checked_non_negative(o.weight_decay, label, "weight_decay");
+  }
 
   /// One parameter matrix p and its gradient g, with the sum of squares s of its slot.
   template <class P, class G>
-  void apply(std::array<Eigen::Array<Scalar, Dynamic, Dynamic>, 1>& state, Eigen::MatrixBase<P>& p,
-             const Eigen::MatrixBase<G>& g, bool) const {
+  void apply(typename AdaGrad::Slot& state, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g,
+             bool) const {
+    const AdaGradOptions<Scalar>& o = this->options();
     auto& s = state[0];
-    const auto decayed = g.array() + weight_decay_ * p.array();
+    const auto decayed = g.array() + o.weight_decay * p.array();
     s += decayed.square();
-    p.array() -= this->learning_rate() * decayed / (s.sqrt() + epsilon_);
+    p.array() -= this->learning_rate() * decayed / (s.sqrt() + o.epsilon);
   }
+};
 
- private:
-  Scalar epsilon_, weight_decay_;
+/// RMSProp's hyper-parameters, with torch.optim.RMSprop's defaults.
+template <class Scalar>
+struct RMSPropOptions {
+  Scalar learning_rate = Scalar(0.01);
+  Scalar alpha = Scalar(0.99);
+  Scalar epsilon = Scalar(1e-8);
+  Scalar weight_decay = 0;
 };
 
 /// RMSProp, as torch.optim.RMSprop:
 ///   s <- alpha s + (1 - alpha) g^2      p <- p - learning_rate g / (sqrt(s) + epsilon)
 template <std::floating_point Scalar>
-class RMSProp : public BasicOptimizer<RMSProp<Scalar>, Scalar, 1> {
+class RMSProp : public BasicOptimizer<RMSProp<Scalar>, Scalar, RMSPropOptions<Scalar>, 1> {
  public:
   static constexpr std::string_view name = "rmsprop";
   static constexpr std::string_view label = "RMSProp";
+  using RMSProp::BasicOptimizer::BasicOptimizer;
 
-  /// The hyper-parameters, with PyTorch's defaults.
-  struct Options {
-    Scalar learning_rate = Scalar(0.01);
-    Scalar alpha = Scalar(0.99);
-    Scalar epsilon = Scalar(1e-8);
-    Scalar weight_decay = 0;
-  };
-
-  /// Throws ArgumentError naming any option out of range.
-  explicit RMSProp(const Options& options = {})
-      : RMSProp::BasicOptimizer(options.learning_rate),
-        alpha_(detail::checked_fraction(options.alpha, label, "alpha")),
-        epsilon_(detail::checked_positive(options.epsilon, label, "epsilon")),
-        weight_decay_(detail::checked_non_negative(options.weight_decay, label, "weight_decay")) {}
+  static void check_options(const RMSPropOptions<Scalar>& o) {
+    detail::checked_fraction(o.alpha, label, "alpha");
+    detail::checked_positive(o.epsilon, label, "epsilon");
+    detail::checked_non_negative(o.weight_decay, label, "weight_decay");
+  }
 
   /// One parameter matrix p and its gradient g, with the running mean square s of its slot.
   template <class P, class G>
-  void apply(std::array<Eigen::Array<Scalar, Dynamic, Dynamic>, 1>& state, Eigen::MatrixBase<P>& p,
-             const Eigen::MatrixBase<G>& g, bool) const {
+  void apply(typename RMSProp::Slot& state, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g,
+             bool) const {
+    const RMSPropOptions<Scalar>& o = this->options();
     auto& s = state[0];
-    const auto decayed = g.array() + weight_decay_ * p.array();
-    s = alpha_ * s + (1 - alpha_) * decayed.square();
-    p.array() -= this->learning_rate() * decayed / (s.sqrt() + epsilon_);
+    const auto decayed = g.array() + o.weight_decay * p.array();
+    s = o.alpha * s + (1 - o.alpha) * decayed.square();
+    p.array() -= this->learning_rate() * decayed / (s.sqrt() + o.epsilon);
   }
-
- private:
-  Scalar alpha_, epsilon_, weight_decay_;
 };
 
-/// Adam (Kingma and Ba, 2015), as torch.optim.Adam, and AdamW's decoupled weight decay:
-///   t <- t + 1
-///   p <- p (1 - learning_rate decoupled_weight_decay)          (AdamW)
-///   g <- g + weight_decay p                                    (L2, as Adam's weight_decay)
+/// Adam's hyper-parameters, with torch.optim.Adam's defaults.
+template <class Scalar>
+struct AdamOptions {
+  Scalar learning_rate = Scalar(0.001);
+  Scalar beta1 = Scalar(0.9);
+  Scalar beta2 = Scalar(0.999);
+  Scalar epsilon = Scalar(1e-8);
+  Scalar weight_decay = 0;  ///< L2, added to the gradient (AdamW decays the weights instead)
+};
+
+/// AdamW's hyper-parameters, with torch.optim.AdamW's defaults.
+template <class Scalar>
+struct AdamWOptions {
+  Scalar learning_rate = Scalar(0.001);
+  Scalar beta1 = Scalar(0.9);
+  Scalar beta2 = Scalar(0.999);
+  Scalar epsilon = Scalar(1e-8);
+  Scalar weight_decay = Scalar(0.01);  ///< decoupled: p <- p (1 - learning_rate weight_decay)
+};
+
+namespace detail {
+
+/// What Adam and AdamW share: the moments and the bias corrections of each step.
 ///   m <- beta1 m + (1 - beta1) g         v <- beta2 v + (1 - beta2) g^2
 ///   p <- p - learning_rate / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + epsilon)
-/// (the bias corrections grouped as PyTorch groups them, so the two agree to the last bits)
-template <std::floating_point Scalar>
-class Adam : public BasicOptimizer<Adam<Scalar>, Scalar, 2> {
+/// (the corrections grouped as PyTorch groups them, so the two agree to the last bits)
+template <class Derived, class Scalar, class Options>
+class AdamRule : public BasicOptimizer<Derived, Scalar, Options, 2> {
  public:
-  static constexpr std::string_view name = "adam";
-  static constexpr std::string_view label = "Adam";
+  using AdamRule::BasicOptimizer::BasicOptimizer;
 
-  /// The hyper-parameters, with PyTorch's defaults.
-  struct Options {
-    Scalar learning_rate = Scalar(0.001);
-    Scalar beta1 = Scalar(0.9);
-    Scalar beta2 = Scalar(0.999);
-    Scalar epsilon = Scalar(1e-8);
-    Scalar weight_decay = 0;
-    Scalar decoupled_weight_decay = 0;
-  };
-
-  /// Throws ArgumentError naming any option out of range.
-  explicit Adam(const Options& options = {})
-      : Adam::BasicOptimizer(options.learning_rate),
-        beta1_(detail::checked_fraction(options.beta1, label, "beta1")),
-        beta2_(detail::checked_fraction(options.beta2, label, "beta2")),
-        epsilon_(detail::checked_positive(options.epsilon, label, "epsilon")),
-        weight_decay_(detail::checked_non_negative(options.weight_decay, label, "weight_decay")),
-        decoupled_weight_decay_(detail::checked_non_negative(options.decoupled_weight_decay, label,
-                                                             "decoupled_weight_decay")) {}
+  static void check_options(const Options& o) {
+    checked_fraction(o.beta1, Derived::label, "beta1");
+    checked_fraction(o.beta2, Derived::label, "beta2");
+    checked_positive(o.epsilon, Derived::label, "epsilon");
+    checked_non_negative(o.weight_decay, Derived::label, "weight_decay");
+  }
 
   /// The bias corrections of step t, in double as PyTorch computes them, once per step.
   void prepare_step() {
+    const Options& o = this->options();
     const auto t = static_cast<double>(this->steps());
-    correction1_ = 1 - std::pow(double(beta1_), t);
-    sqrt_correction2_ = std::sqrt(1 - std::pow(double(beta2_), t));
+    correction1_ = 1 - std::pow(double(o.beta1), t);
+    sqrt_correction2_ = std::sqrt(1 - std::pow(double(o.beta2), t));
   }
 
-  /// One parameter matrix p and its gradient g, with the moments m and v of its slot.
+ protected:
+  /// The moments' update of a slot from the gradient g, then p's.
   template <class P, class G>
-  void apply(std::array<Eigen::Array<Scalar, Dynamic, Dynamic>, 2>& state, Eigen::MatrixBase<P>& p,
-             const Eigen::MatrixBase<G>& g, bool) const {
+  void moments(typename AdamRule::Slot& state, Eigen::MatrixBase<P>& p,
+               const Eigen::ArrayBase<G>& g) const {
+    const Options& o = this->options();
     auto& [m, v] = state;
-    const Scalar rate = this->learning_rate();
-    if (decoupled_weight_decay_ != 0) p *= 1 - rate * decoupled_weight_decay_;
-    const auto decayed = g.array() + weight_decay_ * p.array();
-    m = beta1_ * m + (1 - beta1_) * decayed;
-    v = beta2_ * v + (1 - beta2_) * decayed.square();
-    const auto step_size = static_cast<Scalar>(rate / correction1_);
+    m = o.beta1 * m + (1 - o.beta1) * g;
+    v = o.beta2 * v + (1 - o.beta2) * g.square();
+    const auto step_size = static_cast<Scalar>(this->learning_rate() / correction1_);
     const auto sqrt_correction2 = static_cast<Scalar>(sqrt_correction2_);
-    p.array() -= step_size * m / (v.sqrt() / sqrt_correction2 + epsilon_);
+    p.array() -= step_size * m / (v.sqrt() / sqrt_correction2 + o.epsilon);
   }
 
  private:
-  Scalar beta1_, beta2_, epsilon_, weight_decay_, decoupled_weight_decay_;
   double correction1_ = 1, sqrt_correction2_ = 1;
 };
 
-/// AdamW (Loshchilov and Hutter, 2019): Adam whose weight decay is decoupled from the gradient,
-/// with torch.optim.AdamW's default decay of 0.01.
+}  // namespace detail
+
+/// Adam (Kingma and Ba, 2015), as torch.optim.Adam, with L2 weight decay added to the gradient:
+///   g <- g + weight_decay p, then the moments and the update of detail::AdamRule.
 template <std::floating_point Scalar>
-Adam<Scalar> AdamW(Scalar learning_rate = Scalar(0.001), Scalar weight_decay = Scalar(0.01)) {
-  return Adam<Scalar>({.learning_rate = learning_rate, .decoupled_weight_decay = weight_decay});
-}
+class Adam : public detail::AdamRule<Adam<Scalar>, Scalar, AdamOptions<Scalar>> {
+ public:
+  static constexpr std::string_view name = "adam";
+  static constexpr std::string_view label = "Adam";
+  using Adam::AdamRule::AdamRule;
+
+  /// One parameter matrix p and its gradient g, with the moments m and v of its slot.
+  template <class P, class G>
+  void apply(typename Adam::Slot& state, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g,
+             bool) const {
+    const Scalar decay = this->options().weight_decay;
+    this->moments(state, p, g.array() + decay * p.array());
+  }
+};
+
+/// AdamW (Loshchilov and Hutter, 2019), as torch.optim.AdamW: Adam whose weight decay is decoupled
+/// from the gradient, p <- p (1 - learning_rate weight_decay) before Adam's update. Its files say
+/// "adamw"; it also loads the files of backprop 0.2, whose AdamW saved as "adam".
+template <std::floating_point Scalar>
+class AdamW : public detail::AdamRule<AdamW<Scalar>, Scalar, AdamWOptions<Scalar>> {
+ public:
+  static constexpr std::string_view name = "adamw";
+  static constexpr std::string_view label = "AdamW";
+  /// Other names its files have had.
+  static constexpr std::string_view former_name = "adam";
+  using AdamW::AdamRule::AdamRule;
+
+  /// One parameter matrix p and its gradient g, with the moments m and v of its slot.
+  template <class P, class G>
+  void apply(typename AdamW::Slot& state, Eigen::MatrixBase<P>& p, const Eigen::MatrixBase<G>& g,
+             bool) const {
+    p *= 1 - this->learning_rate() * this->options().weight_decay;
+    this->moments(state, p, g.array());
+  }
+};
 
 /// Updates every parameter of a network from the gradients of its last backward(); throws before
 /// changing anything when the optimizer's state does not fit the network.

@@ -1,7 +1,9 @@
 // Whole files in and out, for the binary loaders and savers.
 //
 // read_file reads a regular file and refuses anything else by name ("is a directory"): the size
-// that seeking reports for a directory is 2^63 - 1 on ext4, which is not a size to allocate.
+// that seeking reports for a directory is 2^63 - 1 on ext4, which is not a size to allocate. It
+// reads the file it opened to its end, so a model saved over the path meanwhile is never read as
+// the size of one file and the bytes of another.
 //
 // write_file replaces a file the way SQLite and LevelDB do: the bytes go to a temporary file of a
 // unique name in the destination's folder (so two writers never share one), which is flushed to
@@ -70,18 +72,72 @@ inline std::filesystem::path temporary_beside(const std::filesystem::path& path)
 
 namespace io {
 
-/// All bytes of the regular file at `path`, or a FileError naming it and the reason.
+/// A file open for reading: whatever renames a new file over its path afterwards, it reads the
+/// file it opened, to its end.
+class OpenFile {
+ public:
+  /// Opens the regular file at `path`, or throws FileError naming it and the reason.
+  explicit OpenFile(const std::filesystem::path& path) : path_(path) {
+    detail::check_file(path, false, "read");
+#if defined(_WIN32)
+    in_.open(path, std::ios::binary);
+    if (!in_) throw detail::system_error(path, "cannot open for reading", errno);
+#else
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw detail::system_error(path, "cannot open for reading", errno);
+    // What was opened must be a regular file too: the path may have changed since it was checked.
+    struct stat status {};
+    if (::fstat(fd_, &status) != 0 || !S_ISREG(status.st_mode)) {
+      ::close(fd_);
+      throw FileError(path.string() + ": is not a regular file");
+    }
+#endif
+  }
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile() {
+#if !defined(_WIN32)
+    ::close(fd_);
+#endif
+  }
+
+  /// Every byte to the end of the file. Memory grows with the bytes read, never with a size
+  /// asked of the file system, which may by then belong to another file.
+  std::vector<std::uint8_t> read_all() {
+    std::vector<std::uint8_t> bytes;
+    std::size_t used = 0;
+    for (;;) {
+      if (bytes.size() - used < chunk) bytes.resize(used + chunk);
+#if defined(_WIN32)
+      in_.read(reinterpret_cast<char*>(bytes.data() + used), static_cast<std::streamsize>(chunk));
+      const auto n = static_cast<std::size_t>(in_.gcount());
+      if (in_.bad()) throw FileError(path_.string() + ": read error");
+#else
+      const ::ssize_t n = ::read(fd_, bytes.data() + used, chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw detail::system_error(path_, "read error", errno);
+#endif
+      if (n == 0) break;
+      used += static_cast<std::size_t>(n);
+    }
+    bytes.resize(used);
+    return bytes;
+  }
+
+ private:
+  static constexpr std::size_t chunk = std::size_t(1) << 16;
+  std::filesystem::path path_;
+#if defined(_WIN32)
+  std::ifstream in_;
+#else
+  int fd_ = -1;
+#endif
+};
+
+/// All bytes of the regular file at `path`, or a FileError naming it and the reason. A file that
+/// another process renames over `path` meanwhile is read as the one or the other, whole.
 inline std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
-  detail::check_file(path, false, "read");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw detail::system_error(path, "cannot open for reading", errno);
-  std::error_code error;
-  const std::uintmax_t size = std::filesystem::file_size(path, error);
-  if (error) throw FileError(path.string() + ": cannot read: " + error.message());
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
-    throw FileError(path.string() + ": read error (the file ended before its stated size)");
-  return bytes;
+  return OpenFile(path).read_all();
 }
 
 /// Writes `bytes` to `path` atomically: a unique temporary file beside it, flushed to the disk and
