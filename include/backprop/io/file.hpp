@@ -80,8 +80,10 @@ class OpenFile {
   explicit OpenFile(const std::filesystem::path& path) : path_(path) {
     detail::check_file(path, false, "read");
 #if defined(_WIN32)
-    in_.open(path, std::ios::binary);
+    in_.open(path, std::ios::binary | std::ios::ate);
     if (!in_) throw detail::system_error(path, "cannot open for reading", errno);
+    size_ = static_cast<std::size_t>(in_.tellg());
+    in_.seekg(0);
 #else
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw detail::system_error(path, "cannot open for reading", errno);
@@ -91,6 +93,7 @@ class OpenFile {
       ::close(fd_);
       throw FileError(path.string() + ": is not a regular file");
     }
+    size_ = static_cast<std::size_t>(status.st_size);
 #endif
   }
   OpenFile(const OpenFile&) = delete;
@@ -101,19 +104,21 @@ class OpenFile {
 #endif
   }
 
-  /// Every byte to the end of the file. Memory grows with the bytes read, never with a size
-  /// asked of the file system, which may by then belong to another file.
+  /// Every byte to the end of the file. Memory grows with the bytes read, from the size of the
+  /// file that was opened, never from a size asked by name, which may by then be another file's.
   std::vector<std::uint8_t> read_all() {
-    std::vector<std::uint8_t> bytes;
+    std::vector<std::uint8_t> bytes(size_ +
+                                    1);  // one more, so that the end is seen without growing
     std::size_t used = 0;
     for (;;) {
-      if (bytes.size() - used < chunk) bytes.resize(used + chunk);
+      if (used == bytes.size()) bytes.resize(2 * bytes.size());
 #if defined(_WIN32)
-      in_.read(reinterpret_cast<char*>(bytes.data() + used), static_cast<std::streamsize>(chunk));
+      in_.read(reinterpret_cast<char*>(bytes.data() + used),
+               static_cast<std::streamsize>(bytes.size() - used));
       const auto n = static_cast<std::size_t>(in_.gcount());
       if (in_.bad()) throw FileError(path_.string() + ": read error");
 #else
-      const ::ssize_t n = ::read(fd_, bytes.data() + used, chunk);
+      const ::ssize_t n = ::read(fd_, bytes.data() + used, bytes.size() - used);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw detail::system_error(path_, "read error", errno);
 #endif
@@ -125,8 +130,8 @@ class OpenFile {
   }
 
  private:
-  static constexpr std::size_t chunk = std::size_t(1) << 16;
   std::filesystem::path path_;
+  std::size_t size_ = 0;  // of the file opened, when it was opened
 #if defined(_WIN32)
   std::ifstream in_;
 #else
