@@ -49,10 +49,10 @@ Settings read_settings(const cli::Parser& args) {
   s.scaler = args.text("scaler");
   make_scaler(s.scaler);  // throws for an unknown kind, naming the known ones
   s.hidden = args.integers("hidden", 1);
+  const ActivationNames activations = ActivationNames::of(BuiltinActivations{});
   for (const char* flag : {"activation", "output"})
-    if (!with_activation(BuiltinActivations{}, args.text(flag), []<class>() {}))
-      throw cli::Error("--" + std::string(flag) + ": " +
-                       unknown_activation(args.text(flag), BuiltinActivations{}));
+    if (!activations.find(args.text(flag)))
+      throw cli::Error("--" + std::string(flag) + ": " + activations.unknown(args.text(flag)));
   s.activation = args.text("activation");
   s.output = args.text("output");
   if (args.text("bias") != "on" && args.text("bias") != "off")

@@ -204,8 +204,8 @@ TEST_CASE("A Sequential call that throws changes nothing", "[commit]") {
 TEST_CASE("A step that succeeds commits Dropout's generator and the optimizer's step", "[commit]") {
   Net net{GlorotUniform{7}};
   Setup s;
-  const auto generator = net.parameters<1>().random.state();
+  const auto generator = net.state<1>().random.state();
   net.train_step(s.x, s.y, SoftmaxCrossEntropy{}, s.adam);
-  CHECK(net.parameters<1>().random.state() != generator);
+  CHECK(net.state<1>().random.state() != generator);
   CHECK(s.adam.steps() == 1);
 }

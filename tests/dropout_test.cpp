@@ -6,14 +6,11 @@
 using namespace backprop;
 
 TEST_CASE("Dropout keeps 1 - rate of the units and scales them by 1 / (1 - rate)", "[dropout]") {
-  using D = Dropout<Dynamic>;
-  D::Parameters<double> p(1000, 1000);
-  p.set_rate(0.3);
-  p.seed(11);
-  D::Workspace<double, Dynamic> ws;
+  LayerNode<Dropout<>, double> layer(1000, 1000, {.rate = 0.3, .seed = 11});
+  LayerNode<Dropout<>, double>::Workspace<Dynamic> ws;
   ws.resize(200, 1000);
   const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(200, 1000);
-  D::training_forward(p, x, ws);
+  layer.training_forward(x, ws);
   const double kept = static_cast<double>((ws.A.array() > 0).count()) / double(ws.A.size());
   CHECK(kept == test::Approx(0.7).margin(0.005));
   CHECK(((ws.A.array() == 0) || (ws.A.array() == 1 / 0.7)).all());
@@ -21,13 +18,13 @@ TEST_CASE("Dropout keeps 1 - rate of the units and scales them by 1 / (1 - rate)
 
   // The generator moves on only when the step commits; the same seed gives the same mask.
   const Eigen::MatrixXd first = ws.A;
-  D::training_forward(p, x, ws);
+  layer.training_forward(x, ws);
   CHECK(ws.A == first);
-  D::commit(p, ws);
-  D::training_forward(p, x, ws);
+  layer.commit(ws);
+  layer.training_forward(x, ws);
   CHECK(ws.A != first);
-  p.seed(11);
-  D::training_forward(p, x, ws);
+  layer.state().random.reseed(11);
+  layer.training_forward(x, ws);
   CHECK(ws.A == first);
 }
 
@@ -49,7 +46,7 @@ TEST_CASE("Dropout's gradient matches finite differences with its mask held",
   const Eigen::MatrixXd x = Eigen::MatrixXd::Random(5, 3), y = Eigen::MatrixXd::Random(5, 2);
   // backward() draws a mask; reseeding first makes every call draw the same one.
   auto training_loss = [&] {
-    net.parameters<1>().seed(99);
+    net.state<1>().random.reseed(99);
     return net.backward(x, y, MeanSquared{});
   };
   training_loss();

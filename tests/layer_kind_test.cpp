@@ -1,72 +1,71 @@
-// A layer kind of one's own: the protocol of layer.hpp in one struct, nothing else touched. It
-// trains in a Network and a Sequential, saves, and loads where its list names it; the losses'
-// tasks reach fit's metrics the same way, from the type.
+// A layer kind of one's own: the protocol of layers/protocol.hpp in one struct, nothing else
+// touched. It trains in a Network and a Sequential, saves, and loads where its list names it; the
+// losses' tasks reach fit's metrics the same way, from the type.
 #include <backprop/backprop.hpp>
 
 #include "catch.hpp"
+#include "finite_differences.hpp"
 #include "temp_dir.hpp"
 
 using namespace backprop;
 
 namespace {
 
-// A = -X: no parameters, no activation, one setting (a sign) that files must agree on.
+// A = -X: no parameters, no activation, and a record of one byte (a sign) that files must agree
+// on. Its name and its math, and the record: every other member of the protocol has a default.
 template <int Units = Dynamic>
 struct Negate {
   static constexpr std::string_view name = "negate";
-  static constexpr int inputs = Units;
-  static constexpr int outputs = Units;
-  static constexpr std::size_t tensor_count = 0;
-  using activation = void;
+  static constexpr int inputs = Units, outputs = Units;
 
-  template <class Scalar>
-  struct Parameters {
-    Parameters(Index in, Index out) {
-      if (in != out) throw ShapeError("Negate keeps its width");
-    }
-  };
-  template <class Scalar, int Batch>
-  using Workspace = LayerWorkspace<Scalar, Batch, Units>;
-
-  static constexpr Index parameter_count(Index, Index) { return 0; }
-  template <class Scalar, class Init>
-  static void initialize(Parameters<Scalar>&, Init&) {}
-  template <class Scalar, class X, class W>
-  static void forward(const Parameters<Scalar>&, const Eigen::MatrixBase<X>& x, W& ws) {
+  template <class Layer, class X, class W>
+  static void forward(const Layer&, const Eigen::MatrixBase<X>& x, W& ws) {
     ws.A = -x;
   }
-  template <class W>
-  static void backward_activation(W&) {}
-  template <class Scalar, class X, class W>
-  static void backward(const Eigen::MatrixBase<X>&, const W&, Parameters<Scalar>&) {}
-  template <class Scalar, class X, class W, class DX>
-  static void backward(const Parameters<Scalar>&, const Eigen::MatrixBase<X>&, const W& ws,
-                       Parameters<Scalar>&, DX& dx) {
+  template <class Layer, class X, class W, class G, class DX>
+  static void backward(const Layer&, const Eigen::MatrixBase<X>&, const W& ws, G&, DX& dx) {
     dx = -ws.Z;
   }
-  template <class P, class G, class F>
-  static void for_each_tensor(P&, G&, F&&) {}
-  template <class Scalar>
-  static std::string describe(const Parameters<Scalar>&) {
-    return "negate";
-  }
-  template <class Writer, class Scalar>
-  static void write_config(Writer& w, const Parameters<Scalar>&) {
+  template <class Writer, class Layer>
+  static void write_config(Writer& w, const Layer&) {
     w.u8(1);
   }
-  template <class Writer, class Scalar>
-  static void write_state(Writer&, const Parameters<Scalar>&) {}
-  template <class Reader, class Scalar>
-  static void read_state(Reader&, Parameters<Scalar>&) {}
-  template <class Activations, class Reader, class Make>
-  static void read(Reader& r, Index in, Index out, Make&& make) {
+  template <class Reader, class Make>
+  static void read(Reader& r, Index, Index, Make& make) {
     if (r.u8() != 1) r.fail("a negate layer's sign must be 1");
-    if (in != out) r.fail("a negate layer keeps its width");
     make.template operator()<Negate<>>();
   }
 };
 
-using MyLayers = LayerList<Dense<Dynamic, Dynamic>, Dropout<>, Negate<>>;
+// A = X .* s: one trainable row s (1, units), starting from ones; any widths that keep the width.
+struct Scale {
+  static constexpr std::string_view name = "scale";
+
+  template <class Scalar>
+  struct Tensors {
+    Eigen::Matrix<Scalar, 1, Dynamic> s;
+    Tensors(Index in, Index) : s(Eigen::Matrix<Scalar, 1, Dynamic>::Ones(in)) {}
+  };
+  template <class T>
+  static auto tensors(T& t) {
+    return std::tie(t.s);
+  }
+  static Index parameter_count(Index in, Index, const auto&) { return in; }
+
+  template <class Layer, class X, class W>
+  static void forward(const Layer& layer, const Eigen::MatrixBase<X>& x, W& ws) {
+    ws.A = (x.array().rowwise() * layer.parameters().s.array()).matrix();
+  }
+  template <class Layer, class X, class W, class G, class DX>
+  static void backward(const Layer& layer, const Eigen::MatrixBase<X>& x, const W& ws, G& g,
+                       DX& dx) {
+    g.s = (x.array() * ws.Z.array()).colwise().sum();
+    if constexpr (wants_input_gradient<DX>)
+      dx = (ws.Z.array().rowwise() * layer.parameters().s.array()).matrix();
+  }
+};
+
+using MyLayers = LayerList<Dense<Dynamic, Dynamic, AnyActivation>, Dropout<>, Negate<>, Scale>;
 
 // Mean squared error under another name, declared a classification loss.
 struct SquaredClassification : MeanSquared {
@@ -104,6 +103,31 @@ TEST_CASE("A layer kind of one's own trains, saves and loads through its list", 
   CHECK(loaded.predict(x) == sequential.predict(x));
   load_model(network, dir / "negate.bpm");
   CHECK(network.predict(x) == sequential.predict(x));
+}
+
+TEST_CASE("A kind with weights of its own: its gradient, its slot, its file", "[layer kind]") {
+  test::TempDir dir;
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(6, 3), y = Eigen::MatrixXd::Random(6, 2);
+  Network<double, Dense<3, 4, Tanh>, Scale, Dense<4, 2, Identity>> net({3, 4, 4, 2},
+                                                                       GlorotUniform{5});
+  net.parameters<1>().s << 0.5, -2, 1.5, 3;
+  net.backward(x, y, MeanSquared{});
+  const auto [error, largest] =
+      test::finite_difference_error(net, [&] { return net.loss(x, y, MeanSquared{}); });
+  CHECK(largest > 1e-3);
+  CHECK(error < 1e-7);
+  CHECK(net.parameter_matrices() == 5);  // W, b; s; W, b
+  CHECK(net.layer(1).parameters == 4);
+
+  Sequential<double> sequential(3);
+  sequential.add_dense<Tanh>(4).add<Scale>(4).add_dense<Identity>(2);
+  test::check_throws<ShapeError>([&] { Sequential<double>(3).add<Scale>(5); },
+                                 {"scale", "keeps its width", "3->5"});
+  load_model<BuiltinActivations, MyLayers>(sequential,
+                                           (save_model(net, dir / "s.bpm"), dir / "s.bpm"));
+  CHECK(sequential.predict(x) == net.predict(x));
+  const auto loaded = load_sequential<double, BuiltinActivations, MyLayers>(dir / "s.bpm");
+  CHECK(loaded.predict(x) == net.predict(x));
 }
 
 TEST_CASE("A loss declares its task, and fit's metrics follow from it", "[layer kind][fit]") {

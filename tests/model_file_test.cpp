@@ -32,7 +32,7 @@ TEMPLATE_TEST_CASE("Save then load predicts bit for bit", "[model]", float, doub
   decltype(a) b;
   load_model(b, dir / "net.bpm");
   CHECK(a.predict(x) == b.predict(x));
-  CHECK(b.template parameters<1>().rate == 0.1);
+  CHECK(b.template settings<1>().rate == 0.1);
 
   // The same file rebuilt as a Sequential, saved again, and loaded once more.
   Sequential<S> c = load_sequential<S>(dir / "net.bpm");
@@ -104,7 +104,7 @@ TEST_CASE("Every single-byte corruption and every truncation is rejected, the ne
 
   Small target{GlorotUniform{2}};
   const auto before = parameters_of(target);
-  const auto rate = target.parameters<1>().rate;
+  const auto rate = target.settings<1>().rate;
   auto rejected = [&](const std::vector<std::uint8_t>& file) {
     try {
       io::apply(io::parse<double>(file, "small.bpm"), target, "small.bpm");
@@ -125,7 +125,7 @@ TEST_CASE("Every single-byte corruption and every truncation is rejected, the ne
   for (std::size_t n = 0; n < bytes.size(); ++n)
     CHECK(rejected(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + std::ptrdiff_t(n))));
   CHECK(parameters_of(target) == before);
-  CHECK(target.parameters<1>().rate == rate);
+  CHECK(target.settings<1>().rate == rate);
 
   // The intact file loads.
   CHECK_FALSE(rejected(bytes));

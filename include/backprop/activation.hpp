@@ -8,14 +8,15 @@
 //   backward: A (batch, units), G = dL/dA (batch, units)  ->  G = dL/dZ, in place
 //
 // Adding an activation is one struct with a `name` (used by model files) and those two functions;
-// an elementwise one derives from Elementwise and states value(z) and derivative(a) instead.
+// an elementwise one derives from Elementwise and states value(z) and derivative(a) instead. A
+// compile-time Network calls them as types, inlined into its step; a network composed at run time
+// holds its activations as values, AnyActivation (any_activation.hpp).
 #pragma once
 
 #include <array>
 #include <concepts>
 #include <cstdint>
 #include <ratio>
-#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -228,56 +229,17 @@ struct Softmax {
   }
 };
 
-/// The activations a network composed at run time can name (Sequential::add_dense(units, "relu"),
-/// model files). A new activation is one struct above and one entry here, or, for an activation of
-/// your own, one entry in a list of your own passed where the list is a parameter
-/// (load_sequential<Scalar, MyActivations>).
-template <class... Activations>
-struct ActivationList {};
-/// Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity and Softmax, by name.
-using BuiltinActivations =
-    ActivationList<Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax>;
-
-/// Calls f.template operator()<A>() for the activation A of the list whose name is `name`; false
-/// when none is.
-template <class... Activations, class F>
-bool with_activation(ActivationList<Activations...>, std::string_view name, F&& f) {
-  return ((Activations::name == name && (f.template operator()<Activations>(), true)) || ...);
-}
-
-namespace detail {
-template <class List, class... Extra>
-struct with_activations;
-template <class... Builtin, class... Extra>
-struct with_activations<ActivationList<Builtin...>, Extra...> {
-  using type = ActivationList<Builtin..., Extra...>;
+/// Whether activation A is of the ReLU family, which halves the variance it passes on, so that
+/// He's initialization fits it (init.hpp). An activation of one's own says so with `static
+/// constexpr bool rectified = true`.
+template <class A>
+inline constexpr bool rectified = requires {
+  requires A::rectified;
 };
-}  // namespace detail
 
-/// The built-in activations and Extra: the list that loads a model of activations of one's own,
-/// load_sequential<float, WithActivations<LeakyReLU<std::ratio<1, 5>>, Mine>>(path).
-template <class... Extra>
-using WithActivations = typename detail::with_activations<BuiltinActivations, Extra...>::type;
-
-/// The message for a name that the list does not hold.
-template <class... Activations>
-std::string unknown_activation(std::string_view name, ActivationList<Activations...>) {
-  std::string known;
-  ((known += (known.empty() ? "" : ", ") + std::string(Activations::name)), ...);
-  return "unknown activation \"" + std::string(name) + "\"; known: " + known;
-}
-
-/// How to load a model of an activation that the list did not hold: "leaky_relu(1/5)" is
-/// LeakyReLU<std::ratio<1, 5>>; any other is a type only its author knows.
-inline std::string how_to_load_activation(std::string_view name) {
-  std::string type = "YourActivation";
-  if (name.starts_with("leaky_relu(") && name.ends_with(")") && name.find('/') != name.npos) {
-    const std::string_view slope = name.substr(11, name.size() - 12);
-    const auto slash = slope.find('/');
-    type = "LeakyReLU<std::ratio<" + std::string(slope.substr(0, slash)) + ", " +
-           std::string(slope.substr(slash + 1)) + ">>";
-  }
-  return "to load it, name its type: load_sequential<Scalar, WithActivations<" + type + ">>(path)";
-}
+/// Whether activation A works value by value (it derives from Elementwise), so that it may run on
+/// any block of rows of Z as soon as the block is made (Conv2D does).
+template <class A>
+inline constexpr bool elementwise = std::is_base_of_v<Elementwise<A>, A>;
 
 }  // namespace backprop

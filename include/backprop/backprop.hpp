@@ -1,13 +1,14 @@
 // backprop: header-only feedforward neural networks on Eigen. Include this one header.
 #pragma once
 
-#include "activation.hpp"     // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
-#include "collective.hpp"     // Collective, ThreadGroup: members that train together
-#include "config.hpp"         // version, errors
-#include "data_parallel.hpp"  // broadcast_parameters, broadcast_state, replicas_identical
-#include "engine.hpp"         // BasicNetwork: predict, loss, backward, train_step, once
-#include "init.hpp"           // StandardNormal, GlorotUniform, HeNormal
-#include "layers.hpp"         // Dense, Dropout, Rescale, Conv2D, pools, BatchNorm; their list
+#include "activation.hpp"      // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
+#include "any_activation.hpp"  // AnyActivation, ActivationList, BuiltinActivations
+#include "collective.hpp"      // Collective, ThreadGroup: members that train together
+#include "config.hpp"          // version, errors
+#include "data_parallel.hpp"   // broadcast_parameters, broadcast_state, replicas_identical
+#include "engine.hpp"          // BasicNetwork: predict, loss, backward, train_step, once
+#include "init.hpp"            // StandardNormal, GlorotUniform, HeNormal
+#include "layers/builtin.hpp"  // Dense, Dropout, Rescale, Conv2D, pools, BatchNorm; their list
 #include "loss.hpp"        // HalfSumSquared, MeanSquared, BinaryCrossEntropy, SoftmaxCrossEntropy
 #include "metrics.hpp"     // accuracy, Scores
 #include "network.hpp"     // Network<Scalar, Layers...>

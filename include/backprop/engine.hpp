@@ -37,7 +37,7 @@
 
 #include "config.hpp"
 #include "init.hpp"
-#include "layer.hpp"
+#include "layers/protocol.hpp"
 #include "loss.hpp"
 
 namespace backprop {
@@ -177,7 +177,7 @@ class BasicNetwork {
     visit_layer(i, [&](const auto& node) { info = node.info(); });
     return info;
   }
-  /// f(node of layer i): the layer's own members, as layer.hpp's LayerNode has them (model files
+  /// f(node of layer i): the layer's own members, as protocol.hpp's LayerNode has them (model files
   /// use them).
   template <class F>
   void visit_layer(std::size_t i, F&& f) const {
@@ -191,6 +191,8 @@ class BasicNetwork {
   /// {inputs, outputs of layer 0, outputs of layer 1, ...}
   const auto& widths() const { return store_.widths(); }
 
+  /// The number of layers.
+  std::size_t depth() const { return store_.size(); }
   /// The number of trainable scalars.
   Index parameter_count() const {
     Index n = 0;
@@ -357,7 +359,7 @@ class BasicNetwork {
             store_.layer(j).backward_activation(below);
           },
           [&] {
-            detail::NoInputGradient none;
+            NoInputGradient none;
             layer.backward(input, w, none, update);
           });
     });

@@ -114,21 +114,13 @@ class HeNormal {
   NumpyRandom random_;
 };
 
-/// Whether activation A is of the ReLU family, which halves the variance it passes on, so that
-/// He's initialization fits it. An activation of one's own says so with `static constexpr bool
-/// rectified = true`.
-template <class A>
-constexpr bool rectified = requires {
-  requires A::rectified;
-};
-
 /// Where a network starts when no initializer is given (PyTorch and Keras also never start from
 /// zeros): layer i, counting from 0, is filled as HeNormal{i} would fill it where its activation
-/// is rectified (ReLU, LeakyReLU), else as GlorotUniform{i}; biases are zero. So two networks of
-/// the same layers start alike, and a network never trains silently from all zeros.
-template <class Activation>
-void default_initialize(std::uint32_t layer_index, auto&& initialize) {
-  if constexpr (rectified<Activation>) {
+/// is rectified (ReLU, LeakyReLU: activation.hpp's `rectified`), else as GlorotUniform{i}; biases
+/// are zero. So two networks of the same layers start alike, and a network never trains silently
+/// from all zeros. initialize(init) fills the layer from the initializer it is given.
+inline void default_initialize(bool rectified, std::uint32_t layer_index, auto&& initialize) {
+  if (rectified) {
     HeNormal init(layer_index);
     initialize(init);
   } else {

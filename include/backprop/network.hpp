@@ -24,12 +24,12 @@
 #include "config.hpp"
 #include "engine.hpp"
 #include "init.hpp"
-#include "layer.hpp"
 #include "layers/batch_norm.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/pool2d.hpp"
+#include "layers/protocol.hpp"
 #include "layers/rescale.hpp"
 #include "loss.hpp"
 #include "shape.hpp"
@@ -65,8 +65,8 @@ template <class... Layers, std::size_t... I>
 constexpr bool adjacent_sizes_agree(std::index_sequence<I...>) {
   using All = std::tuple<Layers...>;
   return (layer_sizes_agree<layer<I + 1>,
-                            outputs_of_previous_layer<std::tuple_element_t<I, All>::outputs>,
-                            inputs<std::tuple_element_t<I + 1, All>::inputs>>::value &&
+                            outputs_of_previous_layer<outputs_of<std::tuple_element_t<I, All>>>,
+                            inputs<inputs_of<std::tuple_element_t<I + 1, All>>>>::value &&
           ...);
 }
 
@@ -175,7 +175,7 @@ struct taking {
   using type = L;
 };
 template <class L, int N>
-requires(L::inputs == Dynamic &&
+requires(inputs_of<L> == Dynamic &&
          requires { typename L::template with_inputs<N>; }) struct taking<L, N> {
   using type = typename L::template with_inputs<N>;
 };
@@ -192,19 +192,20 @@ requires(!ShapeSpec<L>) struct resolve_layer<I, Known<S>, L> {
   using taken = typename taking<L, static_cast<int>(S.size())>::type;
   // Between two flat layers, layer_sizes_agree checks the widths as it always did.
   static constexpr bool fits =
-      S.height * S.width == 1 || taken::inputs == Dynamic || taken::inputs == S.size();
+      S.height * S.width == 1 || inputs_of<taken> == Dynamic || inputs_of<taken> == S.size();
   static_assert(
       std::conditional_t<
           fits, std::true_type,
           layer_takes_shape<layer<I>, output_shape_of_previous_layer<S.channels, S.height, S.width>,
-                            inputs<taken::inputs>>>::value);
+                            inputs<inputs_of<taken>>>>::value);
   using kind = std::conditional_t<fits, taken, Unfit>;
-  using next = std::conditional_t<fits, known_after<S, taken::outputs>, Failed>;
+  using next = std::conditional_t<fits, known_after<S, outputs_of<taken>>, Failed>;
 };
 template <std::size_t I, class L>
 requires(!ShapeSpec<L>) struct resolve_layer<I, Unknown, L> {
   using kind = L;
-  using next = std::conditional_t<L::outputs == Dynamic, Unknown, Known<Shape{L::outputs, 1, 1}>>;
+  using next =
+      std::conditional_t<outputs_of<L> == Dynamic, Unknown, Known<Shape{outputs_of<L>, 1, 1}>>;
 };
 
 template <std::size_t I, class State, class Done, class... Rest>
@@ -226,8 +227,8 @@ struct first_state {
   using type = Unknown;
 };
 template <class First>
-requires(!ShapeSpec<First> && First::inputs != Dynamic) struct first_state<First> {
-  using type = Known<Shape{First::inputs, 1, 1}>;
+requires(!ShapeSpec<First> && inputs_of<First> != Dynamic) struct first_state<First> {
+  using type = Known<Shape{inputs_of<First>, 1, 1}>;
 };
 
 /// The list, or Unfit when a layer does not fit.
@@ -276,18 +277,21 @@ class StaticStore {
  public:
   using Scalar = Scalar_;
   static constexpr const char* name = "Network";
-  static constexpr int inputs = std::tuple_element_t<0, std::tuple<Layers...>>::inputs;
-  static constexpr int outputs = OutputLayer::outputs;
+  static constexpr int inputs = inputs_of<std::tuple_element_t<0, std::tuple<Layers...>>>;
+  static constexpr int outputs = outputs_of<OutputLayer>;
   using Widths = std::array<Index, depth + 1>;
   template <int Batch>
-  using Workspace = std::tuple<typename Layers::template Workspace<Scalar, Batch>...>;
+  using Workspace = std::tuple<typename LayerNode<Layers, Scalar>::template Workspace<Batch>...>;
   /// Whether a batch of Batch rows trains in fixed-size storage, on the stack.
   template <int Batch>
-  static constexpr bool on_stack = (Layers::template Workspace<Scalar, Batch>::fixed && ...);
+  static constexpr bool on_stack = (LayerNode<Layers, Scalar>::template Workspace<Batch>::fixed &&
+                                    ...);
+  /// The activation of the output layer, a policy.
+  using OutputActivation = typename LayerNode<OutputLayer, Scalar>::Activation;
   /// Whether loss L can be used with this output layer (checked at compile time here).
   template <class L>
   static constexpr bool fits =
-      fuses_with<L, typename OutputLayer::activation> ||
+      fuses_with<L, OutputActivation> ||
       detail::HasOutputGradient<L, Eigen::MatrixX<Scalar>, Eigen::MatrixX<Scalar>>;
 
   /// Layers of the given widths, each with its default parameters (init.hpp).
@@ -318,8 +322,8 @@ class StaticStore {
     return std::get<I>(nodes_);
   }
 
-  template <int Batch>
-  void resize(Workspace<Batch>& ws, Index rows) const {
+  template <class Ws>
+  void resize(Ws& ws, Index rows) const {
     for_each([&](auto i) { std::get<i>(ws).resize(rows, widths_[i + 1]); });
   }
   /// The workspace kept from one training step to the next: it allocates when the batch grows.
@@ -353,7 +357,7 @@ class StaticStore {
   }
   /// Nothing to check at run time: the types have been checked.
   static void check_ready(const char*) {}
-  static constexpr std::string_view output_activation() { return OutputLayer::activation::name; }
+  static constexpr std::string_view output_activation() { return OutputActivation::name; }
 
  private:
   Widths widths_;
@@ -386,21 +390,17 @@ class StaticNetwork<Scalar_, LayerList<Layers...>>
  public:
   /// float or double.
   using Scalar = Scalar_;
-  /// The number of layers.
-  static constexpr std::size_t depth = sizeof...(Layers);
   /// The type of layer I.
   template <std::size_t I>
   using Layer = std::tuple_element_t<I, std::tuple<Layers...>>;
   /// The last layer, whose activation meets the loss.
-  using OutputLayer = Layer<depth - 1>;
-  static_assert(!std::is_void_v<typename OutputLayer::activation>,
+  using OutputLayer = Layer<sizeof...(Layers) - 1>;
+  static_assert(!std::is_void_v<typename LayerNode<OutputLayer, Scalar_>::Activation>,
                 "Network: the last layer must have an activation (Dense), not be a Dropout");
   static constexpr int inputs = Store::inputs;
   static constexpr int outputs = Store::outputs;
   static constexpr bool fixed_size =
-      ((Layers::inputs != Dynamic && Layers::outputs != Dynamic) && ...);
-  /// The number of parameter matrices, which is the number of optimizer slots.
-  static constexpr std::size_t parameter_matrices = (Layers::tensor_count + ...);
+      ((detail::inputs_of<Layers> != Dynamic && detail::outputs_of<Layers> != Dynamic) && ...);
   /// Its layer kinds: model files load into it whatever kinds and activations it holds.
   using Kinds = LayerList<Layers...>;
 
@@ -413,7 +413,7 @@ class StaticNetwork<Scalar_, LayerList<Layers...>>
   /// The default parameters (init.hpp's default_initialize: Glorot or He, seeded by layer). The
   /// sizes come from the layer types.
   StaticNetwork() requires(fixed_size)
-      : StaticNetwork(Widths{Layers::inputs..., OutputLayer::outputs}) {}
+      : StaticNetwork(Widths{detail::inputs_of<Layers>..., detail::outputs_of<OutputLayer>}) {}
 
   /// Weights from an initializer, such as StandardNormal{seed}.
   template <WeightInitializer Init>
@@ -431,8 +431,8 @@ class StaticNetwork<Scalar_, LayerList<Layers...>>
     this->initialize(init);
   }
 
-  /// Parameters of layer I (Dense: W, and b where the layer has one). Assign to them freely, but
-  /// keep their shapes: the network's widths do not change.
+  /// The trainable parameters of layer I (Dense: W, and b where the layer has one). Assign to them
+  /// freely, but keep their shapes: the network's widths do not change.
   template <std::size_t I>
   auto& parameters() {
     return this->store_.layer(detail::Constant<I>{}).parameters();
@@ -447,10 +447,24 @@ class StaticNetwork<Scalar_, LayerList<Layers...>>
   const auto& gradients() const {
     return this->store_.layer(detail::Constant<I>{}).gradients();
   }
+  /// The settings of layer I (Dropout: its rate).
+  template <std::size_t I>
+  const auto& settings() const {
+    return this->store_.layer(detail::Constant<I>{}).settings();
+  }
+  /// The state of layer I (BatchNorm: its running statistics; Dropout: its generator).
+  template <std::size_t I>
+  auto& state() {
+    return this->store_.layer(detail::Constant<I>{}).state();
+  }
+  template <std::size_t I>
+  const auto& state() const {
+    return this->store_.layer(detail::Constant<I>{}).state();
+  }
 
  private:
   static Widths checked(const Widths& widths) {
-    const Widths fixed{Layers::inputs..., OutputLayer::outputs};
+    const Widths fixed{detail::inputs_of<Layers>..., detail::outputs_of<OutputLayer>};
     for (std::size_t i = 0; i < widths.size(); ++i) {
       if (widths[i] < 1)
         throw ArgumentError("backprop::Network: widths[" + std::to_string(i) + "] is " +

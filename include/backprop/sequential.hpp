@@ -2,12 +2,14 @@
 // time (from command-line flags or a model file).
 //
 //   Sequential<float> net(784);
-//   net.add_dense(256, "relu").add_dropout(0.2, 7).add_dense(10, "softmax");
+//   net.add_dense<ReLU>(256).add_dropout(0.2, 7).add_dense(10, "softmax");
 //   net.initialize(HeNormal{42});
 //   float loss = net.train_step(X, Y, SoftmaxCrossEntropy{}, adam);
 //
 // The algorithm is the engine's (engine.hpp), as Network's; this header holds the layers in a
-// vector of AnyLayer (any_layer.hpp), one virtual call per layer and step.
+// vector of AnyLayer (layers/any_layer.hpp), one virtual call per layer and step. Its layers are
+// the run-time forms of their kinds, whose activation is a value (AnyActivation), so a program
+// compiles each kind once, whatever activations it names.
 #pragma once
 
 #include <cstddef>
@@ -22,9 +24,10 @@
 #include <Eigen/Core>
 
 #include "activation.hpp"
-#include "any_layer.hpp"
+#include "any_activation.hpp"
 #include "config.hpp"
 #include "engine.hpp"
+#include "layers/any_layer.hpp"
 #include "layers/batch_norm.hpp"
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
@@ -125,12 +128,12 @@ class DynamicStore {
     if (layers_.empty())
       throw ArgumentError(std::string("backprop::Sequential::") + function +
                           ": the network has no layers");
-    if (layers_.back()->activation().empty())
+    if (layers_.back()->activation_name().empty())
       throw ArgumentError(std::string("backprop::Sequential::") + function +
                           ": the last layer must have an activation (dense), not be a " +
                           std::string(layers_.back()->info().kind));
   }
-  std::string_view output_activation() const { return layers_.back()->activation(); }
+  std::string_view output_activation() const { return layers_.back()->activation_name(); }
 
  private:
   std::vector<Index> widths_;
@@ -164,20 +167,19 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
     shape_ = input;
   }
 
-  /// Appends a layer of kind L (with run-time sizes), `outputs` outputs, and the settings its
-  /// parameters take after the widths: add<Dropout<>>(64, 0.2, seed).
-  template <class L, class... Settings>
-  Sequential& add(Index outputs, const Settings&... settings) {
+  /// Appends a layer of kind L (of run-time sizes) with `outputs` outputs and the given settings:
+  /// add<Dropout<>>(64, {.rate = 0.2, .seed = 7}). Throws ShapeError or ArgumentError, and adds
+  /// nothing, when they do not fit the last layer.
+  template <class L>
+  Sequential& add(Index outputs, const typename detail::LayerModel<L, Scalar>::Settings& settings =
+                                     typename detail::LayerModel<L, Scalar>::Settings{}) {
     checked_width(outputs, "units");
+    auto layer =
+        std::make_unique<detail::LayerModel<L, Scalar>>(this->widths().back(), outputs, settings);
     // Image layers say their output shape; a layer that keeps the width keeps the shape.
     Shape next = outputs == shape_.size() ? shape_ : Shape{outputs, 1, 1};
-    (
-        [&] {
-          if constexpr (requires { settings.output(); }) next = settings.output();
-        }(),
-        ...);
-    this->store_.push(std::make_unique<detail::LayerModel<L, Scalar>>(this->widths().back(),
-                                                                      outputs, settings...));
+    if constexpr (requires { L::output_shape(settings); }) next = L::output_shape(settings);
+    this->store_.push(std::move(layer));
     shape_ = next;
     return *this;
   }
@@ -185,14 +187,41 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
   /// The shape of the last layer's output (of the input, before any layer).
   const Shape& shape() const { return shape_; }
 
-  /// Appends Conv2D with `filters` filters of size `kernel` over the last shape, then A.
+  /// Appends Dense(width of the last layer -> units) with the activation, its weights as init.hpp's
+  /// default_initialize gives them until initialize(): add_dense(10, Softmax{}).
+  Sequential& add_dense(Index units, AnyActivation activation, Bias bias = Bias::on) {
+    if (bias == Bias::on)
+      return add<Dense<Dynamic, Dynamic, AnyActivation, Bias::on>>(units, {activation});
+    return add<Dense<Dynamic, Dynamic, AnyActivation, Bias::off>>(units, {activation});
+  }
+  /// The same with activation A: add_dense<ReLU>(256).
+  template <ActivationFunction A>
+  Sequential& add_dense(Index units, Bias bias = Bias::on) {
+    return add_dense(units, A{}, bias);
+  }
+  /// The same with the activation named ("relu", "softmax", ...): one of BuiltinActivations.
+  Sequential& add_dense(Index units, std::string_view activation, Bias bias = Bias::on) {
+    const ActivationNames names = ActivationNames::of(BuiltinActivations{});
+    const auto found = names.find(activation);
+    if (!found)
+      throw ArgumentError("backprop::Sequential::add_dense: " + names.unknown(activation));
+    return add_dense(units, *found, bias);
+  }
+
+  /// Appends Conv2D with `filters` filters of size `kernel` over the last shape, then the
+  /// activation.
+  Sequential& add_conv2d(Index filters, Window kernel, Window stride, Window padding,
+                         AnyActivation activation, Bias bias = Bias::on) {
+    const Conv2DSettings g{shape_, filters, kernel, stride, padding};
+    const Index outputs = g.output().size();
+    if (bias == Bias::on) return add<Conv2D<AnyActivation, Bias::on>>(outputs, {g, activation});
+    return add<Conv2D<AnyActivation, Bias::off>>(outputs, {g, activation});
+  }
+  /// The same with activation A: add_conv2d<ReLU>(32, {3, 3}, {1, 1}, {1, 1}).
   template <ActivationFunction A = ReLU>
   Sequential& add_conv2d(Index filters, Window kernel, Window stride = {1, 1},
                          Window padding = {0, 0}, Bias bias = Bias::on) {
-    const Conv2DSettings s{shape_, filters, kernel, stride, padding};
-    const Index outputs = s.output().size();
-    if (bias == Bias::on) return add<Conv2D<A, Bias::on>>(outputs, s);
-    return add<Conv2D<A, Bias::off>>(outputs, s);
+    return add_conv2d(filters, kernel, stride, padding, A{}, bias);
   }
   /// Appends MaxPool2D: the maximum of each window (the stride is the window unless given).
   Sequential& add_max_pool2d(Window window = {2, 2}, std::optional<Window> stride = {}) {
@@ -214,25 +243,6 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
     return add_avg_pool2d(all, all);
   }
 
-  /// Appends Dense(width of the last layer -> units) with activation A, its weights as init.hpp's
-  /// default_initialize gives them until initialize().
-  template <ActivationFunction A>
-  Sequential& add_dense(Index units, Bias bias = Bias::on) {
-    if (bias == Bias::on) return add<Dense<Dynamic, Dynamic, A, Bias::on>>(units);
-    return add<Dense<Dynamic, Dynamic, A, Bias::off>>(units);
-  }
-
-  /// The same with the activation named at run time ("relu", "softmax", ...). This form compiles
-  /// every activation it could name: add_dense<ReLU>(units) compiles faster.
-  Sequential& add_dense(Index units, std::string_view activation, Bias bias = Bias::on) {
-    checked_width(units, "units");
-    if (!with_activation(BuiltinActivations{}, activation,
-                         [&]<class A>() { add_dense<A>(units, bias); }))
-      throw ArgumentError("backprop::Sequential::add_dense: " +
-                          unknown_activation(activation, BuiltinActivations{}));
-    return *this;
-  }
-
   /// Appends a fixed affine map of the last width (layers/rescale.hpp): first, it scales raw rows
   /// as the training data was (Rescaling::transform(scaler)); last, it turns answers into the
   /// targets' units (Rescaling::inverse_transform(scaler)).
@@ -242,11 +252,8 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
 
   /// Appends inverted dropout of the given rate, its masks drawn from `seed`.
   Sequential& add_dropout(double rate, std::uint64_t seed = 0) {
-    return add<Dropout<>>(this->widths().back(), rate, seed);
+    return add<Dropout<>>(this->widths().back(), {rate, seed});
   }
-
-  /// The number of layers.
-  std::size_t depth() const { return this->store_.size(); }
 
  private:
   static const Shape& checked_shape(const Shape& shape) {

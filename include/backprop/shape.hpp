@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include "config.hpp"
 
@@ -51,6 +52,30 @@ struct Input {
 };
 
 namespace detail {
+
+/// The value of the option of type T among `options`, or `fallback` when there is none.
+template <class T, class... Options>
+constexpr T option(T fallback, Options... options) {
+  T found = fallback;
+  (
+      [&] {
+        if constexpr (std::is_same_v<Options, T>) found = options;
+      }(),
+      ...);
+  return found;
+}
+
+template <class T, class... Allowed>
+inline constexpr bool one_of = (std::is_same_v<T, Allowed> || ...);
+template <class T, class... Options>
+inline constexpr int count_of = (0 + ... + int(std::is_same_v<Options, T>));
+
+/// Whether each of a compile-time layer's options is of one of the Allowed types, each type at
+/// most once.
+template <class... Allowed, class... Options>
+constexpr bool options_among(Options...) {
+  return (one_of<Options, Allowed...> && ...) && ((count_of<Allowed, Options...> <= 1) && ...);
+}
 
 /// Whether every dimension of `shape` is positive and its size at most `limit`, decided with
 /// divisions, so that no product of a file's (or a caller's) sizes can overflow.

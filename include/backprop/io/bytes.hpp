@@ -116,6 +116,21 @@ class Reader {
     return m;
   }
 
+  /// N u64 sizes of a `what` ("conv2d"), each in [lo, hi]: a file's word is never a size before
+  /// it is known to be plausible.
+  template <std::size_t N>
+  std::array<Index, N> sizes(std::uint64_t lo, Index hi, std::string_view what) {
+    std::array<Index, N> values{};
+    for (Index& value : values) {
+      const std::uint64_t word = u64();
+      if (word < lo || word > static_cast<std::uint64_t>(hi))
+        fail("a " + std::string(what) + " size of " + std::to_string(word) + " is not in [" +
+             std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      value = static_cast<Index>(word);
+    }
+    return values;
+  }
+
   /// A u32 count of items of at least `bytes_each` bytes, checked against the bytes that remain
   /// before anyone allocates for them.
   std::uint32_t count(std::size_t bytes_each, const std::string& what) {

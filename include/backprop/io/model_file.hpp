@@ -38,10 +38,10 @@
 
 #include <Eigen/Core>
 
-#include "../activation.hpp"
+#include "../any_activation.hpp"
 #include "../config.hpp"
-#include "../layer.hpp"
-#include "../layers.hpp"
+#include "../layers/builtin.hpp"
+#include "../layers/protocol.hpp"
 #include "../sequential.hpp"
 #include "binary.hpp"
 #include "extras.hpp"
@@ -72,13 +72,23 @@ requires requires {
 struct own_kinds<Net> {
   using type = typename Net::Kinds;
 };
+template <class Kind, class A = typename activation_of<Kind>::type>
+struct own_activation {
+  using type = ActivationList<A>;
+};
+template <class Kind>
+struct own_activation<Kind, void> {
+  using type = ActivationList<>;
+};
+template <class Kind>
+struct own_activation<Kind, AnyActivation> {
+  using type = ActivationList<>;
+};
 template <class Kinds>
 struct own_activations;
 template <class... Kinds>
 struct own_activations<LayerList<Kinds...>>
-    : concat_lists<ActivationList<>,
-                   std::conditional_t<std::is_void_v<typename Kinds::activation>, ActivationList<>,
-                                      ActivationList<typename Kinds::activation>>...> {};
+    : concat_lists<ActivationList<>, typename own_activation<Kinds>::type...> {};
 
 }  // namespace detail
 
@@ -125,10 +135,38 @@ std::vector<std::uint8_t> serialize(const Net& net, const ModelExtras& extras) {
   return frame<Scalar>("MODL", w);
 }
 
-/// Reads and checks a model file's bytes, converting its numbers to Scalar. The layer kinds and
-/// activations it can name are those of Layers and Activations.
-template <class Scalar, class Activations = BuiltinActivations, class Layers = BuiltinLayers>
-ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::string& source) {
+namespace detail {
+
+/// What a kind's read() builds the next layer through: it adds the layer of kind L and settings
+/// to the network being read, once its parameters are known to fit in the bytes that remain.
+/// `activations` are the names the file may use.
+template <class Scalar>
+struct LayerMaker {
+  Sequential<Scalar>& net;
+  Reader& r;
+  Index in, out;
+  int bytes_per_scalar;
+  double& parameters;  // declared so far, in double: no overflow whatever a file claims
+  ActivationNames activations;
+
+  template <class L>
+  void operator()(
+      const typename backprop::detail::LayerModel<L, Scalar>::Settings& settings = {}) const {
+    parameters += static_cast<double>(LayerNode<L, Scalar>::parameter_count(in, out, settings));
+    if (parameters * bytes_per_scalar > static_cast<double>(r.remaining()))
+      r.fail("its parameters cannot fit in the " + std::to_string(r.remaining()) + " bytes left");
+    try {
+      net.template add<L>(out, settings);
+    } catch (const std::invalid_argument& e) {
+      r.fail(e.what());
+    }
+  }
+};
+
+/// parse, given the activations by name: the same code whatever activations a list holds.
+template <class Scalar, class Layers>
+ParsedModel<Scalar> parse_model(const std::vector<std::uint8_t>& bytes, const std::string& source,
+                                const ActivationNames& activations) {
   const Framed framed = unframe(bytes, "MODL", source);
   Reader r(bytes, framed.body_begin, framed.body_end, source);
   // A layer takes at least 20 bytes (its kind's name and its widths).
@@ -137,7 +175,7 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
 
   // Each layer: its kind by name, its widths, then the kind reads its own settings and state.
   std::optional<Sequential<Scalar>> net;
-  double parameters = 0;  // declared so far, in double: no overflow whatever a file claims
+  double parameters = 0;
   for (std::uint32_t i = 0; i < depth; ++i) {
     r.set_context("layer " + std::to_string(i));
     const std::string kind = r.text(64);
@@ -148,31 +186,22 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
     if (static_cast<Index>(in) != net->widths().back())
       r.fail("it takes " + std::to_string(in) + " inputs but layer " + std::to_string(i - 1) +
              " has " + std::to_string(net->widths().back()) + " outputs");
-    const bool known = with_layer_kind(Layers{}, kind, [&]<class Kind>() {
-      Kind::template read<Activations>(
-          r, static_cast<Index>(in), static_cast<Index>(out),
-          [&]<class L>(const auto&... settings) {
-            // Its parameters must be in the file, before any
-            // allocation is made for them.
-            parameters += static_cast<double>(
-                L::parameter_count(static_cast<Index>(in), static_cast<Index>(out), settings...));
-            if (parameters * framed.bytes_per_scalar > static_cast<double>(r.remaining()))
-              r.fail("its parameters cannot fit in the " + std::to_string(r.remaining()) +
-                     " bytes left");
-            try {
-              net->template add<L>(static_cast<Index>(out), settings...);
-            } catch (const std::invalid_argument& e) {
-              r.fail(e.what());
-            }
-          });
-    });
+    const LayerMaker<Scalar> make{*net,
+                                  r,
+                                  static_cast<Index>(in),
+                                  static_cast<Index>(out),
+                                  framed.bytes_per_scalar,
+                                  parameters,
+                                  activations};
+    const bool known = with_layer_kind(
+        Layers{}, kind, [&]<class Kind>() { read_layer<Kind>(r, make.in, make.out, make); });
     if (!known) r.fail("unknown layer kind \"" + kind + "\"");
     net->visit_layer(i, [&](auto& node) { node.read_state(r); });
   }
   r.set_context("");
   bool has_activation = false;
   net->visit_layer(depth - 1,
-                   [&](const auto& node) { has_activation = !node.activation().empty(); });
+                   [&](const auto& node) { has_activation = !node.activation_name().empty(); });
   if (!has_activation)
     r.fail("the last layer is a " + std::string(net->layer(depth - 1).kind) +
            ", which has no activation");
@@ -189,8 +218,9 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
         auto m = r.template matrix<Scalar>(framed.bytes_per_scalar);
         if (m.rows() != p.rows() || m.cols() != p.cols())
           r.fail("parameter matrix " + std::to_string(k) + " of layer " + std::to_string(i) + " (" +
-                 net->layer(i).description() + ") is " + detail::shape_string(m.rows(), m.cols()) +
-                 ", where the layer needs " + detail::shape_string(p.rows(), p.cols()));
+                 net->layer(i).description() + ") is " +
+                 backprop::detail::shape_string(m.rows(), m.cols()) + ", where the layer needs " +
+                 backprop::detail::shape_string(p.rows(), p.cols()));
         p = m;
         ++k;
       });
@@ -209,6 +239,15 @@ ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::str
   }
   if (!r.done()) r.fail("unexpected bytes after the last field");
   return {std::move(*net), std::move(extras)};
+}
+
+}  // namespace detail
+
+/// Reads and checks a model file's bytes, converting its numbers to Scalar. The layer kinds and
+/// activations it can name are those of Layers and Activations.
+template <class Scalar, class Activations = BuiltinActivations, class Layers = BuiltinLayers>
+ParsedModel<Scalar> parse(const std::vector<std::uint8_t>& bytes, const std::string& source) {
+  return detail::parse_model<Scalar, Layers>(bytes, source, ActivationNames::of(Activations{}));
 }
 
 /// Checks that the parsed model fits `net` exactly (kinds, widths, settings, shapes), then copies

@@ -1,8 +1,8 @@
 // AnyLayer<Scalar>: a layer of any kind behind one interface, which is what Sequential holds.
 //
-// It is layer.hpp's LayerNode behind virtual calls: LayerModel<L, Scalar> implements AnyLayer for
-// kind L by calling its node, and AnyLayer's templates give it the node's interface back, so the
-// engine drives a Sequential's layers exactly as it drives a Network's. Its workspace is the
+// It is protocol.hpp's LayerNode behind virtual calls: LayerModel<L, Scalar> implements AnyLayer
+// for kind L by calling its node, and AnyLayer's templates give it the node's interface back, so
+// the engine drives a Sequential's layers exactly as it drives a Network's. Its workspace is the
 // kind's own, behind AnyWorkspace. A run-time layer's tensors are matrices or row vectors.
 #pragma once
 
@@ -12,9 +12,9 @@
 
 #include <Eigen/Core>
 
-#include "config.hpp"
-#include "io/bytes.hpp"
-#include "layer.hpp"
+#include "../config.hpp"
+#include "../io/bytes.hpp"
+#include "protocol.hpp"
 
 namespace backprop::detail {
 
@@ -37,14 +37,15 @@ struct AnyWorkspace {
 
 /// The workspace of kind L behind AnyWorkspace.
 template <class L, class Scalar>
-struct WorkspaceModel final : L::template Workspace<Scalar, Dynamic>, AnyWorkspace<Scalar> {
-  using Own = typename L::template Workspace<Scalar, Dynamic>;
+struct WorkspaceModel final : LayerNode<L, Scalar>::template Workspace<Dynamic>,
+                              AnyWorkspace<Scalar> {
+  using Own = typename LayerNode<L, Scalar>::template Workspace<Dynamic>;
   WorkspaceModel() : AnyWorkspace<Scalar>(Own::Z, Own::A) {}
   void resize(Index batch, Index out) override { Own::resize(batch, out); }
 };
 
-/// A layer node (layer.hpp) behind virtual calls: what the run-time store holds. The templates at
-/// the end give it the node's interface, so that the engine drives both stores alike.
+/// A layer node (protocol.hpp) behind virtual calls: what the run-time store holds. The templates
+/// at the end give it the node's interface, so that the engine drives both stores alike.
 template <class Scalar>
 class AnyLayer {
  public:
@@ -72,7 +73,7 @@ class AnyLayer {
   virtual std::unique_ptr<AnyLayer> clone() const = 0;
   virtual std::unique_ptr<Workspace> make_workspace() const = 0;
   virtual LayerInfo info() const = 0;
-  virtual std::string_view activation() const = 0;
+  virtual std::string_view activation_name() const = 0;
   virtual std::size_t tensor_count() const = 0;
 
   virtual void forward(const Input& x, Workspace& ws) const = 0;
@@ -139,8 +140,9 @@ class LayerModel final : public AnyLayer<Scalar> {
   using Own = WorkspaceModel<L, Scalar>;
 
  public:
-  template <class... Settings>
-  LayerModel(Index in, Index out, const Settings&... settings) : node_(in, out, settings...) {}
+  using Settings = typename LayerNode<L, Scalar>::Settings;
+  /// Throws as LayerNode's constructor.
+  LayerModel(Index in, Index out, const Settings& settings) : node_(in, out, settings) {}
   LayerNode<L, Scalar>& node() { return node_; }
 
   std::unique_ptr<Base> clone() const override { return std::make_unique<LayerModel>(*this); }
@@ -148,8 +150,8 @@ class LayerModel final : public AnyLayer<Scalar> {
     return std::make_unique<Own>();
   }
   LayerInfo info() const override { return node_.info(); }
-  std::string_view activation() const override { return node_.activation(); }
-  std::size_t tensor_count() const override { return L::tensor_count; }
+  std::string_view activation_name() const override { return node_.activation_name(); }
+  std::size_t tensor_count() const override { return node_.tensor_count(); }
 
   void forward(const Input& x, typename Base::Workspace& ws) const override {
     node_.forward(x, own(ws));

@@ -19,13 +19,15 @@
 #include <ratio>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 
 #include <Eigen/Core>
 
 #include "../config.hpp"
-#include "../layer.hpp"
 #include "../shape.hpp"
 #include "../threads.hpp"
+#include "protocol.hpp"
 
 namespace backprop {
 
@@ -36,8 +38,15 @@ struct BatchNormSettings {
   double epsilon = 1e-5;  ///< added to the variance
 };
 
+namespace detail {
+/// BatchNorm's settings for shape In and a momentum and an epsilon given as std::ratio, as a type:
+/// what Fixed takes (a double is not a template argument on every compiler).
 template <Shape In, class Momentum, class Epsilon>
-struct FixedBatchNorm;
+struct BatchNormConstant {
+  static constexpr BatchNormSettings value{In, double(Momentum::num) / double(Momentum::den),
+                                           double(Epsilon::num) / double(Epsilon::den)};
+};
+}  // namespace detail
 
 /// Normalizes each channel over the batch (and the pixels of images), then scales and shifts it.
 ///
@@ -47,11 +56,8 @@ struct FixedBatchNorm;
 ///   Network<float, Input<1, 28, 28>, Conv<32, Window{3, 3}>, BatchNorm, MaxPool<>, ...>
 struct BatchNorm {
   static constexpr std::string_view name = "batch_norm";
-  static constexpr int inputs = Dynamic;
-  static constexpr int outputs = Dynamic;
-  static constexpr std::size_t tensor_count = 2;
-  using activation = void;  ///< no activation: a network cannot end with BatchNorm
   static constexpr bool batch_dependent = true;  ///< training normalizes by the batch's statistics
+  using Settings = BatchNormSettings;
 
   /// In a compile-time Network, with a momentum and an epsilon of one's own (std::ratio).
   template <class Momentum, class Epsilon = std::ratio<1, 100000>>
@@ -63,42 +69,38 @@ struct BatchNorm {
     template <Shape In>
     static constexpr detail::SlideProblem problem = detail::SlideProblem::none;
     template <Shape In>
-    using at = FixedBatchNorm<In, Momentum, Epsilon>;
+    using at = Fixed<BatchNorm, detail::BatchNormConstant<In, Momentum, Epsilon>>;
   };
   /// In a compile-time Network: the layer it is after an output of shape In.
   template <Shape In>
   static constexpr detail::SlideProblem problem = detail::SlideProblem::none;
   template <Shape In>
-  using at = FixedBatchNorm<In, std::ratio<1, 10>, std::ratio<1, 100000>>;
+  using at = typename With<std::ratio<1, 10>>::template at<In>;
 
-  /// gamma and beta (1, channels), trainable; the running statistics and settings.
+  static constexpr Shape input_shape(const Settings& s) { return s.input; }
+  static constexpr Shape output_shape(const Settings& s) { return s.input; }
+
+  /// gamma and beta (1, channels): A = gamma X^ + beta.
   template <class Scalar>
-  struct Parameters {
-    using Row = Eigen::Matrix<Scalar, 1, Dynamic>;
-    BatchNormSettings settings;
-    Row gamma, beta;                     ///< (1, channels): A = gamma X^ + beta
-    Row running_mean, running_variance;  ///< (1, channels): what inference normalizes with
-
-    Parameters(Index in, Index out, const BatchNormSettings& s) : settings(s) {
-      const Shape& shape = s.input;
-      if (shape.channels < 1 || shape.height < 1 || shape.width < 1 || in != shape.size() ||
-          out != in)
-        throw ShapeError("backprop::BatchNorm: the shape " + shape.string() + " does not take " +
-                         std::to_string(in) + " values to " + std::to_string(out));
-      if (!(s.momentum >= 0 && s.momentum <= 1) || !(s.epsilon > 0) || !std::isfinite(s.epsilon))
-        throw ArgumentError(
-            "backprop::BatchNorm: momentum must be in [0, 1] and epsilon positive "
-            "and finite, got momentum " +
-            detail::number_string(s.momentum) + " and epsilon " + detail::number_string(s.epsilon));
-      reset();
+  struct Tensors {
+    Eigen::Matrix<Scalar, 1, Dynamic> gamma, beta;
+    Tensors(Index, Index, const Settings& s) {
+      gamma.setOnes(s.input.channels);
+      beta.setZero(s.input.channels);
     }
-    /// gamma 1, beta 0, running mean 0, running variance 1: PyTorch's start.
-    void reset() {
-      const Index c = settings.input.channels;
-      gamma.setOnes(c);
-      beta.setZero(c);
-      running_mean.setZero(c);
-      running_variance.setOnes(c);
+  };
+  /// gamma, then beta.
+  template <class T>
+  static auto tensors(T& t) {
+    return std::tie(t.gamma, t.beta);
+  }
+  /// The running mean and variance (1, channels): what inference normalizes with.
+  template <class Scalar>
+  struct State {
+    Eigen::Matrix<Scalar, 1, Dynamic> running_mean, running_variance;
+    State(Index, Index, const Settings& s) {
+      running_mean.setZero(s.input.channels);
+      running_variance.setOnes(s.input.channels);
     }
   };
 
@@ -110,43 +112,63 @@ struct BatchNorm {
     Eigen::Matrix<Scalar, 1, Dynamic> inverse_deviation, next_mean, next_variance;
   };
 
-  static Index parameter_count(Index, Index, const BatchNormSettings& s) {
-    return 2 * s.input.channels;
+  /// Throws ShapeError for widths that are not the shape's, ArgumentError for a momentum outside
+  /// [0, 1] or an epsilon that is not positive.
+  static void check(Index in, Index out, const Settings& s) {
+    const Shape& shape = s.input;
+    if (!detail::holds_exactly(shape, in) || out != in)
+      throw ShapeError("backprop::BatchNorm: the shape " + shape.string() + " does not take " +
+                       std::to_string(in) + " values to " + std::to_string(out));
+    if (!(s.momentum >= 0 && s.momentum <= 1) || !(s.epsilon > 0) || !std::isfinite(s.epsilon))
+      throw ArgumentError(
+          "backprop::BatchNorm: momentum must be in [0, 1] and epsilon positive "
+          "and finite, got momentum " +
+          detail::number_string(s.momentum) + " and epsilon " + detail::number_string(s.epsilon));
   }
+  static Index parameter_count(Index, Index, const Settings& s) { return 2 * s.input.channels; }
 
-  /// Back to PyTorch's start; nothing to draw.
-  template <class Scalar, class Init>
-  static void initialize(Parameters<Scalar>& p, Init&) {
-    p.reset();
+  /// gamma 1, beta 0, running mean 0, running variance 1: PyTorch's start; nothing to draw.
+  template <class Layer, class Init>
+  static void initialize(Layer& layer, Init&) {
+    layer.parameters().gamma.setOnes();
+    layer.parameters().beta.setZero();
+    layer.state().running_mean.setZero();
+    layer.state().running_variance.setOnes();
   }
 
   /// Inference: the running statistics. Channels are columns [c*P, (c+1)*P) of X, spread over
   /// parallel_for's threads.
-  template <class Scalar, class X, class W>
-  static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
-    const Index pixels = p.settings.input.height * p.settings.input.width;
+  template <class Layer, class X, class W>
+  static void forward(const Layer& layer, const Eigen::MatrixBase<X>& x, W& ws) {
+    using Scalar = typename X::Scalar;
+    const Settings& s = layer.settings();
+    const auto& p = layer.parameters();
+    const auto& state = layer.state();
+    const Index pixels = s.input.height * s.input.width;
     detail::parallel_for(p.gamma.size(), [&](Index c, int) {
       const Scalar scale =
-          p.gamma(c) / std::sqrt(p.running_variance(c) + static_cast<Scalar>(p.settings.epsilon));
+          p.gamma(c) / std::sqrt(state.running_variance(c) + static_cast<Scalar>(s.epsilon));
       ws.A.middleCols(c * pixels, pixels) =
-          ((x.middleCols(c * pixels, pixels).array() - p.running_mean(c)) * scale + p.beta(c))
+          ((x.middleCols(c * pixels, pixels).array() - state.running_mean(c)) * scale + p.beta(c))
               .matrix();
     });
   }
 
   /// Training: the batch's statistics; the running ones move in ws, for commit().
-  template <class Scalar, int Batch, class X>
-  static void training_forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x,
-                               Workspace<Scalar, Batch>& ws) {
-    const Index channels = p.gamma.size(),
-                pixels = p.settings.input.height * p.settings.input.width;
+  template <class Layer, class X, class W>
+  static void training_forward(const Layer& layer, const Eigen::MatrixBase<X>& x, W& ws) {
+    using Scalar = typename X::Scalar;
+    const Settings& s = layer.settings();
+    const auto& p = layer.parameters();
+    const auto& state = layer.state();
+    const Index channels = p.gamma.size(), pixels = s.input.height * s.input.width;
     const Index n = x.rows() * pixels;
     if (n < 2)
       throw ArgumentError(
           "backprop::BatchNorm: training needs more than one value per channel, "
           "got a batch of " +
-          std::to_string(x.rows()) + " of " + p.settings.input.string());
-    const auto m = static_cast<Scalar>(p.settings.momentum);
+          std::to_string(x.rows()) + " of " + s.input.string());
+    const auto m = static_cast<Scalar>(s.momentum);
     ws.normalized.resize(x.rows(), x.cols());
     ws.inverse_deviation.resize(channels);
     ws.next_mean.resize(channels);
@@ -156,96 +178,76 @@ struct BatchNorm {
       auto normalized = ws.normalized.middleCols(c * pixels, pixels).array();
       const Scalar mean = block.mean();
       const Scalar variance = (block - mean).square().mean();
-      const Scalar inverse = 1 / std::sqrt(variance + static_cast<Scalar>(p.settings.epsilon));
+      const Scalar inverse = 1 / std::sqrt(variance + static_cast<Scalar>(s.epsilon));
       normalized = (block - mean) * inverse;
       ws.A.middleCols(c * pixels, pixels) = (normalized * p.gamma(c) + p.beta(c)).matrix();
       ws.inverse_deviation(c) = inverse;
-      ws.next_mean(c) = (1 - m) * p.running_mean(c) + m * mean;
-      ws.next_variance(c) = (1 - m) * p.running_variance(c) +
+      ws.next_mean(c) = (1 - m) * state.running_mean(c) + m * mean;
+      ws.next_variance(c) = (1 - m) * state.running_variance(c) +
                             m * variance * static_cast<Scalar>(n) / static_cast<Scalar>(n - 1);
     });
   }
   /// The step succeeded: the running statistics move.
-  template <class Scalar, int Batch>
-  static void commit(Parameters<Scalar>& p, const Workspace<Scalar, Batch>& ws) {
-    p.running_mean = ws.next_mean;
-    p.running_variance = ws.next_variance;
+  template <class Layer, class W>
+  static void commit(Layer& layer, const W& ws) {
+    layer.state().running_mean = ws.next_mean;
+    layer.state().running_variance = ws.next_variance;
   }
 
-  /// ws.Z: dL/dA, which is dL/dZ: no activation.
-  template <class W>
-  static void backward_activation(W&) {}
-
-  /// ws.Z: dL/dA  ->  g.gamma = sum dA .* X^, g.beta = sum dA, per channel
-  template <class Scalar, int Batch, class X>
-  static void backward(const Eigen::MatrixBase<X>&, const Workspace<Scalar, Batch>& ws,
-                       Parameters<Scalar>& g) {
-    gradients(ws, g, [](Index, const auto&, const auto&, Scalar) {});
-  }
-  /// As above, and dX = gamma / (n sqrt(var + eps)) (n dA - sum dA - X^ sum(dA .* X^))
-  template <class Scalar, int Batch, class X, class DX>
-  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>&,
-                       const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g, DX& dx) {
-    const Index pixels = p.settings.input.height * p.settings.input.width;
-    gradients(ws, g, [&](Index c, const auto& dy, const auto& normalized, Scalar n) {
-      dx.middleCols(c * pixels, pixels) = ((n * dy - g.beta(c) - normalized * g.gamma(c)) *
-                                           (p.gamma(c) * ws.inverse_deviation(c) / n))
-                                              .matrix();
-    });
-  }
-
-  /// g.gamma and g.beta channel by channel on parallel_for's threads, then, for each channel,
-  /// and_then(c, dA, X^, n) on the same thread, while both are in cache.
-  template <class Scalar, int Batch, class AndThen>
-  static void gradients(const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g,
-                        AndThen&& and_then) {
-    const Index pixels = g.settings.input.height * g.settings.input.width;
+  /// ws.Z: dL/dA  ->  g.gamma = sum dA .* X^, g.beta = sum dA per channel, and dX = gamma /
+  /// (n sqrt(var + eps)) (n dA - sum dA - X^ sum(dA .* X^)), channel by channel on parallel_for's
+  /// threads, while each channel is in cache
+  template <class Layer, class X, class W, class G, class DX>
+  static void backward(const Layer& layer, const Eigen::MatrixBase<X>&, const W& ws, G& g, DX& dx) {
+    using Scalar = typename X::Scalar;
+    const Settings& s = layer.settings();
+    const auto& gamma = layer.parameters().gamma;
+    const Index pixels = s.input.height * s.input.width;
     const auto n = static_cast<Scalar>(ws.Z.rows() * pixels);
     detail::parallel_for(g.gamma.size(), [&](Index c, int) {
       const auto dy = ws.Z.middleCols(c * pixels, pixels).array();
       const auto normalized = ws.normalized.middleCols(c * pixels, pixels).array();
       g.gamma(c) = (dy * normalized).sum();
       g.beta(c) = dy.sum();
-      and_then(c, dy, normalized, n);
+      if constexpr (wants_input_gradient<DX>)
+        dx.middleCols(c * pixels, pixels) = ((n * dy - g.beta(c) - normalized * g.gamma(c)) *
+                                             (gamma(c) * ws.inverse_deviation(c) / n))
+                                                .matrix();
     });
   }
 
-  /// Calls f(gamma, dgamma), then f(beta, dbeta).
-  template <class P, class G, class F>
-  static void for_each_tensor(P& p, G& g, F&& f) {
-    f(p.gamma, g.gamma);
-    f(p.beta, g.beta);
-  }
-
   /// "momentum 0.1, epsilon 1e-05"
-  template <class Scalar>
-  static std::string describe(const Parameters<Scalar>& p) {
-    return "momentum " + detail::number_string(p.settings.momentum) + ", epsilon " +
-           detail::number_string(p.settings.epsilon);
+  template <class Layer>
+  static std::string describe(const Layer& layer) {
+    return "momentum " + detail::number_string(layer.settings().momentum) + ", epsilon " +
+           detail::number_string(layer.settings().epsilon);
   }
 
   // Model files: the shape (3 x u64), momentum and epsilon (f64) are the settings; the running
   // mean and variance (channels x f64 each) the state.
-  template <class Writer, class Scalar>
-  static void write_config(Writer& w, const Parameters<Scalar>& p) {
-    const Shape& s = p.settings.input;
-    for (Index v : {s.channels, s.height, s.width})
+  template <class Writer, class Layer>
+  static void write_config(Writer& w, const Layer& layer) {
+    const Settings& s = layer.settings();
+    for (Index v : {s.input.channels, s.input.height, s.input.width})
       w.u64(static_cast<std::uint64_t>(v));
-    w.f64(p.settings.momentum);
-    w.f64(p.settings.epsilon);
+    w.f64(s.momentum);
+    w.f64(s.epsilon);
   }
-  template <class Writer, class Scalar>
-  static void write_state(Writer& w, const Parameters<Scalar>& p) {
-    for (Index c = 0; c < p.running_mean.size(); ++c)
-      w.f64(static_cast<double>(p.running_mean(c)));
-    for (Index c = 0; c < p.running_variance.size(); ++c)
-      w.f64(static_cast<double>(p.running_variance(c)));
+  template <class Writer, class Layer>
+  static void write_state(Writer& w, const Layer& layer) {
+    for (const auto* row : {&layer.state().running_mean, &layer.state().running_variance})
+      for (Index c = 0; c < row->size(); ++c)
+        w.f64(static_cast<double>((*row)(c)));
   }
-  /// All or nothing: values that are not finite in Scalar, or a negative variance, are refused.
-  template <class Reader, class Scalar>
-  static void read_state(Reader& r, Parameters<Scalar>& p) {
-    const Index channels = p.running_mean.size();
-    typename Parameters<Scalar>::Row mean(channels), variance(channels);
+  /// All or nothing: values that are not finite in the layer's scalar, or a negative variance,
+  /// are refused.
+  template <class Reader, class Layer>
+  static void read_state(Reader& r, Layer& layer) {
+    auto& state = layer.state();
+    using Row = std::remove_reference_t<decltype(state.running_mean)>;
+    using Scalar = typename Row::Scalar;
+    const Index channels = state.running_mean.size();
+    Row mean(channels), variance(channels);
     for (Index c = 0; c < 2 * channels; ++c) {
       const double value = r.f64();
       const auto converted = static_cast<Scalar>(value);
@@ -254,52 +256,22 @@ struct BatchNorm {
                std::to_string(c % channels) + " is " + detail::number_string(value));
       (c < channels ? mean(c) : variance(c - channels)) = converted;
     }
-    p.running_mean = mean;
-    p.running_variance = variance;
+    state.running_mean = mean;
+    state.running_variance = variance;
   }
 
   /// Reads write_config's bytes; checks that the state's 16 bytes per channel are there before the
-  /// layer is made, then calls `make.template operator()<BatchNorm>(settings)`.
-  template <class Activations, class Reader, class Make>
-  static void read(Reader& r, Index in, Index out, Make&& make) {
-    Index v[3];
-    for (Index& value : v) {
-      const std::uint64_t word = r.u64();
-      if (word < 1 || word > static_cast<std::uint64_t>(in))
-        r.fail("a batch_norm size of " + std::to_string(word) + " is not in [1, " +
-               std::to_string(in) + "]");
-      value = static_cast<Index>(word);
-    }
+  /// layer is made, then builds it (which refuses a momentum or epsilon out of range).
+  template <class Reader, class Make>
+  static void read(Reader& r, Index in, Index, Make&& make) {
+    const auto v = r.template sizes<3>(1, in, name);
     BatchNormSettings s{{v[0], v[1], v[2]}};
     s.momentum = r.f64();
     s.epsilon = r.f64();
-    if (in != out || !detail::holds_exactly(s.input, in))
-      r.fail("batch_norm " + s.input.string() + " does not take " + std::to_string(in) +
-             " values to " + std::to_string(out));
     if (static_cast<std::uint64_t>(v[0]) > r.remaining() / 16)
       r.fail("batch_norm of " + std::to_string(v[0]) + " channels needs more bytes than remain");
-    make.template operator()<BatchNorm>(s);  // which refuses a momentum or epsilon out of range
+    make.template operator()<BatchNorm>(s);
   }
-};
-
-/// BatchNorm of a shape, momentum and epsilon fixed at compile time: what BatchNorm becomes in a
-/// Network.
-template <Shape In, class Momentum, class Epsilon>
-struct FixedBatchNorm : BatchNorm {
-  static constexpr Shape input_shape = In;
-  static constexpr Shape output_shape = In;
-  static constexpr int inputs = static_cast<int>(In.size());
-  static constexpr int outputs = inputs;
-
-  /// BatchNorm's parameters, of these settings.
-  template <class Scalar>
-  struct Parameters : BatchNorm::Parameters<Scalar> {
-    Parameters(Index in, Index out)
-        : BatchNorm::Parameters<Scalar>(
-              in, out,
-              BatchNormSettings{In, static_cast<double>(Momentum::num) / Momentum::den,
-                                static_cast<double>(Epsilon::num) / Epsilon::den}) {}
-  };
 };
 
 }  // namespace backprop

@@ -28,12 +28,13 @@
 #include <Eigen/Core>
 
 #include "../activation.hpp"
+#include "../any_activation.hpp"
 #include "../config.hpp"
 #include "../init.hpp"
-#include "../layer.hpp"
 #include "../shape.hpp"
 #include "../threads.hpp"
 #include "dense.hpp"
+#include "protocol.hpp"
 
 namespace backprop {
 
@@ -50,8 +51,10 @@ struct Conv2DSettings {
 
 namespace detail {
 
-// The work of every Conv2D, whatever its activation and bias: written once, outside the kind's
-// template, so that a program instantiates it once per scalar rather than once per activation.
+// The work of every Conv2D, whatever its activation and bias, written once outside the kind's
+// template. im2col, col2im and the gradients are compiled once per scalar and input type; convolve
+// once per Conv2D type, whose activation it runs on each block (a Sequential has two such types:
+// with and without bias, any activation).
 
 /// How the rows of the tall products (P*n rows) are cut into blocks: small enough that Eigen packs
 /// each block's operands in its buffers on the stack (EIGEN_STACK_ALLOCATION_LIMIT; beyond it,
@@ -221,40 +224,57 @@ void convolution_gradients(const DZ& dz, const Eigen::Matrix<Scalar, Dynamic, Dy
 
 }  // namespace detail
 
-/// A convolution of images with filters, then Activation, with or without a bias per filter.
+/// A convolution of images with filters, then Activation (a policy, or AnyActivation), with or
+/// without a bias per filter.
 template <class Activation = ReLU, Bias HasBias = Bias::on>
 struct Conv2D {
-  static_assert(ActivationFunction<Activation>,
+  static_assert(ActivationFunction<Activation> || std::is_same_v<Activation, AnyActivation>,
                 "Conv2D: the activation needs a name, forward(Z, A) and backward(A, G)");
 
   static constexpr std::string_view name = "conv2d";
-  static constexpr int inputs = Dynamic;
-  static constexpr int outputs = Dynamic;
   static constexpr bool has_bias = HasBias == Bias::on;
-  static constexpr std::size_t tensor_count = has_bias ? 2 : 1;
   using activation = Activation;
 
-  /// The geometry, the filters W (K, cout) and the biases b (1, cout).
-  template <class Scalar>
-  struct Parameters {
+  /// The geometry, and the activation: the policy's (an empty member), or one chosen at run time.
+  struct Settings {
     Conv2DSettings geometry;
-    Shape output;
-    Eigen::Matrix<Scalar, Dynamic, Dynamic> W;  ///< (cin*kh*kw, cout)
-    [[no_unique_address]] std::conditional_t<has_bias, Eigen::Matrix<Scalar, 1, Dynamic>,
-                                             detail::NoBias>
-        b;  // (1, cout)
-
-    Parameters(Index in, Index out, const Conv2DSettings& settings)
-        : geometry(settings), output(settings.output()) {
-      if (in != settings.input.size() || out != output.size())
-        throw ShapeError("backprop::Conv2D: " + settings.input.string() + " -> " + output.string() +
-                         " takes " + std::to_string(settings.input.size()) + " values and gives " +
-                         std::to_string(output.size()) + ", not " + std::to_string(in) + " and " +
-                         std::to_string(out));
-      W.setZero(window_size(settings), settings.filters);
-      if constexpr (has_bias) b.setZero(1, settings.filters);
-    }
+    [[no_unique_address]] Activation activation{};
   };
+  static constexpr Shape input_shape(const Settings& s) { return s.geometry.input; }
+  static constexpr Shape output_shape(const Settings& s) {
+    const Conv2DSettings& g = s.geometry;
+    return detail::slid(g.input, g.filters, g.kernel, g.stride, g.padding);
+  }
+
+  /// The filters W (cin*kh*kw, cout) and the biases b (1, cout).
+  template <class Scalar>
+  struct Tensors {
+    Eigen::Matrix<Scalar, Dynamic, Dynamic> W;
+    [[no_unique_address]] std::conditional_t<has_bias, Eigen::Matrix<Scalar, 1, Dynamic>,
+                                             detail::None>
+        b;
+
+    Tensors(Index, Index, const Settings& s) {
+      W.setZero(window_size(s.geometry), s.geometry.filters);
+      if constexpr (has_bias) b.setZero(1, s.geometry.filters);
+    }
+    /// b, or null without one.
+    auto* bias() {
+      if constexpr (has_bias)
+        return &b;
+      else
+        return static_cast<Eigen::Matrix<Scalar, 1, Dynamic>*>(nullptr);
+    }
+    const auto* bias() const { return const_cast<Tensors&>(*this).bias(); }
+  };
+  /// W, then b.
+  template <class T>
+  static auto tensors(T& t) {
+    if constexpr (has_bias)
+      return std::tie(t.W, t.b);
+    else
+      return std::tie(t.W);
+  }
 
   /// Z and A (n, cout*P); C = im2col(X) (P*n, K), which backward turns into dC; the partial sums
   /// of dW and db (mutable: backward only reads the workspace otherwise).
@@ -264,191 +284,113 @@ struct Conv2D {
   };
 
   /// cin * kh * kw: the values one output pixel sees.
-  static Index window_size(const Conv2DSettings& s) {
-    return s.input.channels * s.kernel.height * s.kernel.width;
+  static Index window_size(const Conv2DSettings& g) {
+    return g.input.channels * g.kernel.height * g.kernel.width;
+  }
+  /// Throws ArgumentError for an impossible geometry, ShapeError for widths that are not its.
+  static void check(Index in, Index out, const Settings& s) {
+    const Shape output = s.geometry.output();
+    if (in != s.geometry.input.size() || out != output.size())
+      throw ShapeError("backprop::Conv2D: " + s.geometry.input.string() + " -> " + output.string() +
+                       " takes " + std::to_string(s.geometry.input.size()) + " values and gives " +
+                       std::to_string(output.size()) + ", not " + std::to_string(in) + " and " +
+                       std::to_string(out));
   }
   /// K * cout weights, plus cout biases.
-  static Index parameter_count(Index, Index, const Conv2DSettings& s) {
-    return window_size(s) * s.filters + (has_bias ? s.filters : 0);
+  static Index parameter_count(Index, Index, const Settings& s) {
+    return window_size(s.geometry) * s.geometry.filters + (has_bias ? s.geometry.filters : 0);
   }
 
   /// W from the initializer, with PyTorch's fans: fan_in = cin*kh*kw, fan_out = cout*kh*kw; b zero.
-  template <class Scalar, class Init>
-  static void initialize(Parameters<Scalar>& p, Init& init) {
-    const Index area = p.geometry.kernel.height * p.geometry.kernel.width;
-    fill_weights(init, p.W, Fans{p.W.rows(), p.W.cols() * area});
+  template <class Layer, class Init>
+  static void initialize(Layer& layer, Init& init) {
+    auto& p = layer.parameters();
+    const Conv2DSettings& g = layer.settings().geometry;
+    fill_weights(init, p.W, Fans{p.W.rows(), p.W.cols() * g.kernel.height * g.kernel.width});
     if constexpr (has_bias) p.b.setZero();
   }
 
-  /// Whether f(z) is elementwise: it then runs on each block of Z as the product makes it.
-  static constexpr bool elementwise = std::is_base_of_v<Elementwise<Activation>, Activation>;
-
-  /// X: (n, cin*h*w)  ->  ws.Z = conv(X): (n, cout*P), ws.A = f(Z)
-  template <class Scalar, class X, class W>
-  static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
-    const Eigen::Matrix<Scalar, 1, Dynamic>* bias = nullptr;
-    if constexpr (has_bias) bias = &p.b;
+  /// X: (n, cin*h*w)  ->  ws.Z = conv(X): (n, cout*P), ws.A = f(Z). An element-wise f runs on each
+  /// block of Z as the product makes it, while it is in cache.
+  template <class Layer, class X, class W>
+  static void forward(const Layer& layer, const Eigen::MatrixBase<X>& x, W& ws) {
+    const auto& p = layer.parameters();
+    const auto& activation = layer.activation();
+    const bool elementwise = detail::is_elementwise(activation);
     auto z = detail::as_products(ws.Z, p.W.cols());
     auto a = detail::as_products(ws.A, p.W.cols());
-    detail::convolve(p.geometry, p.output, p.W, bias, x, ws.columns, ws.Z,
-                     [&](Index first, Index rows) {
-                       if constexpr (elementwise) {
-                         auto out = a.middleRows(first, rows);
-                         Activation::forward(z.middleRows(first, rows), out);
-                       }
+    detail::convolve(layer.settings().geometry, output_shape(layer.settings()), p.W, p.bias(), x,
+                     ws.columns, ws.Z, [&](Index first, Index rows) {
+                       if (!elementwise) return;
+                       auto out = a.middleRows(first, rows);
+                       activation.forward(z.middleRows(first, rows), out);
                      });
-    if constexpr (!elementwise) Activation::forward(ws.Z, ws.A);
+    if (!elementwise) activation.forward(ws.Z, ws.A);
   }
 
   /// ws.Z: dL/dA on entry  ->  dL/dZ = dL/dA .* f'(A)
-  template <class Scalar, int Batch>
-  static void backward_activation(Workspace<Scalar, Batch>& ws) {
-    if constexpr (elementwise) {
-      // Z and A are contiguous: one long column each, of which each thread takes a run.
-      using Column = Eigen::Matrix<Scalar, Dynamic, 1>;
-      Eigen::Map<Column> z(ws.Z.data(), ws.Z.size());
-      const Eigen::Map<const Column> a(ws.A.data(), ws.A.size());
-      const Index parts = detail::parallel_threads();
-      detail::parallel_for(parts, [&](Index part, int) {
-        const detail::RowRange run = detail::part_of(z.size(), part, parts);
-        auto gradient = z.segment(run.first, run.count);
-        Activation::backward(a.segment(run.first, run.count), gradient);
-      });
+  template <class Layer, class W>
+  static void backward_activation(const Layer& layer, W& ws) {
+    const auto& activation = layer.activation();
+    if (!detail::is_elementwise(activation)) return activation.backward(ws.A, ws.Z);
+    // Z and A are contiguous: one long column each, of which each thread takes a run.
+    using Column = Eigen::Matrix<typename W::Scalar, Dynamic, 1>;
+    Eigen::Map<Column> z(ws.Z.data(), ws.Z.size());
+    const Eigen::Map<const Column> a(ws.A.data(), ws.A.size());
+    const Index parts = detail::parallel_threads();
+    detail::parallel_for(parts, [&](Index part, int) {
+      const detail::RowRange run = detail::part_of(z.size(), part, parts);
+      auto gradient = z.segment(run.first, run.count);
+      activation.backward(a.segment(run.first, run.count), gradient);
+    });
+  }
+
+  /// ws.Z: dL/dZ (n, cout*P)  ->  g.W = C^T dZ: (K, cout), g.b = 1^T dZ: (1, cout), and dX =
+  /// col2im(dZ W^T): (n, cin*h*w), the sum over every window that saw each input
+  template <class Layer, class X, class W, class G, class DX>
+  static void backward(const Layer& layer, const Eigen::MatrixBase<X>&, const W& ws, G& g, DX& dx) {
+    const auto& p = layer.parameters();
+    if constexpr (wants_input_gradient<DX>) {
+      detail::convolution_gradients(ws.Z, &p.W, ws.columns, ws.partial, g.W, g.bias());
+      detail::col2im(layer.settings().geometry, output_shape(layer.settings()), ws.columns, dx);
     } else {
-      Activation::backward(ws.A, ws.Z);
+      detail::convolution_gradients(ws.Z, decltype(&p.W){}, ws.columns, ws.partial, g.W, g.bias());
     }
   }
 
-  /// ws.Z: dL/dZ (n, cout*P)  ->  g.W = C^T dZ: (K, cout), g.b = 1^T dZ: (1, cout)
-  template <class Scalar, int Batch, class X>
-  static void backward(const Eigen::MatrixBase<X>&, const Workspace<Scalar, Batch>& ws,
-                       Parameters<Scalar>& g) {
-    detail::convolution_gradients<Scalar>(ws.Z, nullptr, ws.columns, ws.partial, g.W, bias_of(g));
-  }
-
-  /// As above, and dX = col2im(dZ W^T): (n, cin*h*w), the sum over every window that saw each
-  /// input.
-  template <class Scalar, int Batch, class X, class DX>
-  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>&,
-                       const Workspace<Scalar, Batch>& ws, Parameters<Scalar>& g, DX& dx) {
-    detail::convolution_gradients<Scalar>(ws.Z, &p.W, ws.columns, ws.partial, g.W, bias_of(g));
-    detail::col2im(p.geometry, p.output, ws.columns, dx);
-  }
-
-  /// The bias of p, or null without one.
-  template <class Scalar>
-  static Eigen::Matrix<Scalar, 1, Dynamic>* bias_of(Parameters<Scalar>& p) {
-    if constexpr (has_bias)
-      return &p.b;
-    else
-      return nullptr;
-  }
-
-  /// Calls f(W, dW), then f(b, db).
-  template <class P, class G, class F>
-  static void for_each_tensor(P& p, G& g, F&& f) {
-    f(p.W, g.W);
-    if constexpr (has_bias) f(p.b, g.b);
-  }
-
   /// "relu, 3x3 filters, stride 1x1, padding 1x1"
-  template <class Scalar>
-  static std::string describe(const Parameters<Scalar>& p) {
-    return std::string(Activation::name) + (has_bias ? "" : " without bias") + ", " +
-           p.geometry.kernel.string() + " filters, stride " + p.geometry.stride.string() +
-           ", padding " + p.geometry.padding.string();
+  template <class Layer>
+  static std::string describe(const Layer& layer) {
+    const Conv2DSettings& g = layer.settings().geometry;
+    return std::string(detail::name_of(layer.activation())) + (has_bias ? "" : " without bias") +
+           ", " + g.kernel.string() + " filters, stride " + g.stride.string() + ", padding " +
+           g.padding.string();
   }
 
   // Model files: the activation, the bias flag and the geometry, all of which a network must share
   // to load the layer (u64 each: input channels, height, width, filters, then kernel, stride and
   // padding as height, width); nothing else to restore.
-  template <class Writer, class Scalar>
-  static void write_config(Writer& w, const Parameters<Scalar>& p) {
-    const Conv2DSettings& g = p.geometry;
-    w.text(Activation::name);
-    w.u8(has_bias ? 1 : 0);
+  template <class Writer, class Layer>
+  static void write_config(Writer& w, const Layer& layer) {
+    const Conv2DSettings& g = layer.settings().geometry;
+    detail::write_activation_and_bias(w, layer.activation(), HasBias);
     for (Index v :
          {g.input.channels, g.input.height, g.input.width, g.filters, g.kernel.height,
           g.kernel.width, g.stride.height, g.stride.width, g.padding.height, g.padding.width})
       w.u64(static_cast<std::uint64_t>(v));
   }
-  template <class Writer, class Scalar>
-  static void write_state(Writer&, const Parameters<Scalar>&) {}
-  template <class Reader, class Scalar>
-  static void read_state(Reader&, Parameters<Scalar>&) {}
-
-  /// Reads write_config's bytes and calls make.template operator()<Conv2D<A, B>>(settings) with
-  /// the activation A and bias B the file names, and the geometry it gives.
-  template <class Activations, class Reader, class Make>
+  /// Builds the Conv2D of the file's activation, bias and geometry. Every size is at most the
+  /// layer's widths (a stride or a padding, too, or it is useless).
+  template <class Reader, class Make>
   static void read(Reader& r, Index in, Index out, Make&& make) {
-    const std::string activation = r.text(256);
-    const std::uint8_t bias = r.u8();
-    if (bias > 1) r.fail("bias flag " + std::to_string(bias) + " is neither 0 nor 1");
-    Index v[10];
-    for (Index& value : v) {
-      const std::uint64_t word = r.u64();
-      // Every size is at most the layer's width (a stride or a padding, too, or it is useless).
-      if (word > static_cast<std::uint64_t>(std::max(in, out)))
-        r.fail("a conv2d size of " + std::to_string(word) + " exceeds the layer's widths");
-      value = static_cast<Index>(word);
-    }
-    Conv2DSettings s{{v[0], v[1], v[2]}, v[3], {v[4], v[5]}, {v[6], v[7]}, {v[8], v[9]}};
-    try {
-      if (!detail::holds_exactly(s.input, in) || !detail::holds_exactly(s.output(), out))
-        r.fail("conv2d " + s.input.string() + " with " + std::to_string(s.filters) +
-               " filters does not take " + std::to_string(in) + " values to " +
-               std::to_string(out));
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
-    const bool known = with_activation(Activations{}, activation, [&]<class A>() {
-      if (bias == 1)
-        make.template operator()<Conv2D<A, Bias::on>>(s);
-      else
-        make.template operator()<Conv2D<A, Bias::off>>(s);
-    });
-    if (!known)
-      r.fail(unknown_activation(activation, Activations{}) + "; " +
-             how_to_load_activation(activation));
+    const auto [activation, bias] = detail::read_activation_and_bias(r, make);
+    const auto v = r.template sizes<10>(0, std::max(in, out), "conv2d");
+    const Conv2DSettings g{{v[0], v[1], v[2]}, v[3], {v[4], v[5]}, {v[6], v[7]}, {v[8], v[9]}};
+    if (bias == Bias::on)
+      make.template operator()<Conv2D<AnyActivation, Bias::on>>({g, activation});
+    else
+      make.template operator()<Conv2D<AnyActivation, Bias::off>>({g, activation});
   }
-};
-
-namespace detail {
-
-/// The value of the option of type T among `options`, or `fallback` when there is none.
-template <class T, class... Options>
-constexpr T option(T fallback, Options... options) {
-  T found = fallback;
-  (
-      [&] {
-        if constexpr (std::is_same_v<Options, T>) found = options;
-      }(),
-      ...);
-  return found;
-}
-
-/// How many of `Options` are of type T.
-template <class T, class... Options>
-inline constexpr int count_of = (0 + ... + int(std::is_same_v<Options, T>));
-
-}  // namespace detail
-
-/// Conv2D with its geometry fixed at compile time: what Conv becomes in a Network, whose shapes
-/// are then checked and computed by the compiler. Files and messages see a Conv2D.
-template <class Activation, Bias HasBias, Conv2DSettings Geometry>
-struct FixedConv2D : Conv2D<Activation, HasBias> {
-  static constexpr Shape input_shape = Geometry.input;
-  static constexpr Shape output_shape = detail::slid(
-      Geometry.input, Geometry.filters, Geometry.kernel, Geometry.stride, Geometry.padding);
-  static constexpr int inputs = static_cast<int>(input_shape.size());
-  static constexpr int outputs = static_cast<int>(output_shape.size());
-
-  /// Conv2D's parameters, of this geometry.
-  template <class Scalar>
-  struct Parameters : Conv2D<Activation, HasBias>::template Parameters<Scalar> {
-    Parameters(Index in, Index out)
-        : Conv2D<Activation, HasBias>::template Parameters<Scalar>(in, out, Geometry) {}
-  };
 };
 
 /// A convolution in a compile-time Network: Filters filters of Kernel, then Activation, and any
@@ -458,14 +400,9 @@ struct FixedConv2D : Conv2D<Activation, HasBias> {
 ///   Network<float, Input<1, 28, 28>, Conv<32, Window{3, 3}, ReLU, Padding{1, 1}>, ...>
 template <Index Filters, Window Kernel, class Activation = ReLU, auto... Options>
 struct Conv {
-  static_assert(((std::is_same_v<std::remove_cvref_t<decltype(Options)>, Stride> ||
-                  std::is_same_v<std::remove_cvref_t<decltype(Options)>, Padding> ||
-                  std::is_same_v<std::remove_cvref_t<decltype(Options)>, Bias>)&&...),
-                "Conv: after the activation come only Stride{h, w}, Padding{h, w} and Bias::off");
-  static_assert(detail::count_of<Stride, std::remove_cvref_t<decltype(Options)>...> <= 1 &&
-                    detail::count_of<Padding, std::remove_cvref_t<decltype(Options)>...> <= 1 &&
-                    detail::count_of<Bias, std::remove_cvref_t<decltype(Options)>...> <= 1,
-                "Conv: give each of Stride, Padding and Bias at most once");
+  static_assert(detail::options_among<Stride, Padding, Bias>(Options...),
+                "Conv: after the activation come only Stride{h, w}, Padding{h, w} and Bias::off, "
+                "each at most once");
   static constexpr Window stride = detail::option(Stride{1, 1}, Options...);
   static constexpr Window padding = detail::option(Padding{0, 0}, Options...);
   static constexpr Bias bias = detail::option(Bias::on, Options...);
@@ -476,7 +413,9 @@ struct Conv {
                                                                         padding);
   /// The layer it is after an output of shape In.
   template <Shape In>
-  using at = FixedConv2D<Activation, bias, Conv2DSettings{In, Filters, Kernel, stride, padding}>;
+  using at = Fixed<Conv2D<Activation, bias>,
+                   detail::Value<typename Conv2D<Activation, bias>::Settings{
+                       Conv2DSettings{In, Filters, Kernel, stride, padding}, Activation{}}>>;
 };
 
 }  // namespace backprop

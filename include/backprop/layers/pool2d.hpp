@@ -21,9 +21,9 @@
 #include <Eigen/Core>
 
 #include "../config.hpp"
-#include "../layer.hpp"
 #include "../shape.hpp"
 #include "../threads.hpp"
+#include "protocol.hpp"
 
 namespace backprop {
 
@@ -43,24 +43,12 @@ namespace detail {
 /// What MaxPool2D and AvgPool2D share: everything but the reduction, which Kind supplies.
 template <class Kind>
 struct Pool2DBase {
-  static constexpr int inputs = Dynamic;
-  static constexpr int outputs = Dynamic;
-  static constexpr std::size_t tensor_count = 0;
-  using activation = void;  ///< no activation: a network cannot end with a pool
+  using Settings = Pool2DSettings;
+  static constexpr Shape input_shape(const Settings& s) { return s.input; }
+  static constexpr Shape output_shape(const Settings& s) {
+    return slid(s.input, s.input.channels, s.window, s.stride, {0, 0});
+  }
 
-  template <class Scalar>
-  struct Parameters {
-    Pool2DSettings geometry;
-    Shape output;
-    Parameters(Index in, Index out, const Pool2DSettings& settings)
-        : geometry(settings), output(settings.output()) {
-      if (in != settings.input.size() || out != output.size())
-        throw ShapeError("backprop::" + std::string(Kind::title) + ": " + settings.input.string() +
-                         " -> " + output.string() + " takes " +
-                         std::to_string(settings.input.size()) + " values, not " +
-                         std::to_string(in));
-    }
-  };
   /// Z, A, and for max pooling the column of X that each output came from (a column index is
   /// below 2^31: no layer is wider).
   template <class Scalar, int Batch>
@@ -68,83 +56,60 @@ struct Pool2DBase {
     Eigen::Matrix<std::int32_t, Dynamic, Dynamic> from;  ///< (batch, out): MaxPool2D only
   };
 
-  static constexpr Index parameter_count(Index, Index, const Pool2DSettings& = {}) { return 0; }
-  template <class Scalar, class Init>
-  static void initialize(Parameters<Scalar>&, Init&) {}
-
-  /// ws.Z: dL/dA, which is dL/dZ: no activation.
-  template <class W>
-  static void backward_activation(W&) {}
-  /// No parameters, so no gradients.
-  template <class Scalar, int Batch, class X>
-  static void backward(const Eigen::MatrixBase<X>&, const Workspace<Scalar, Batch>&,
-                       Parameters<Scalar>&) {}
-  template <class P, class G, class F>
-  static void for_each_tensor(P&, G&, F&&) {}
+  /// Throws ArgumentError for an impossible geometry, ShapeError for widths that are not its.
+  static void check(Index in, Index out, const Settings& s) {
+    const Shape output = s.output();
+    if (in != s.input.size() || out != output.size())
+      throw ShapeError("backprop::" + std::string(Kind::label) + ": " + s.input.string() + " -> " +
+                       output.string() + " takes " + std::to_string(s.input.size()) +
+                       " values, not " + std::to_string(in));
+  }
 
   /// "2x2 windows, stride 2x2"
-  template <class Scalar>
-  static std::string describe(const Parameters<Scalar>& p) {
-    return p.geometry.window.string() + " windows, stride " + p.geometry.stride.string();
+  template <class Layer>
+  static std::string describe(const Layer& layer) {
+    return layer.settings().window.string() + " windows, stride " +
+           layer.settings().stride.string();
   }
 
   // Model files: the geometry (u64 each: channels, height, width, then window and stride as
   // height, width); nothing else to restore.
-  template <class Writer, class Scalar>
-  static void write_config(Writer& w, const Parameters<Scalar>& p) {
-    const Pool2DSettings& g = p.geometry;
+  template <class Writer, class Layer>
+  static void write_config(Writer& w, const Layer& layer) {
+    const Pool2DSettings& g = layer.settings();
     for (Index v : {g.input.channels, g.input.height, g.input.width, g.window.height,
                     g.window.width, g.stride.height, g.stride.width})
       w.u64(static_cast<std::uint64_t>(v));
   }
-  template <class Writer, class Scalar>
-  static void write_state(Writer&, const Parameters<Scalar>&) {}
-  template <class Reader, class Scalar>
-  static void read_state(Reader&, Parameters<Scalar>&) {}
-  template <class Activations, class Reader, class Make>
-  static void read(Reader& r, Index in, Index out, Make&& make) {
-    Index v[7];
-    for (Index& value : v) {
-      const std::uint64_t word = r.u64();
-      if (word > static_cast<std::uint64_t>(in))
-        r.fail("a pooling size of " + std::to_string(word) + " exceeds the layer's input width");
-      value = static_cast<Index>(word);
-    }
-    const Pool2DSettings s{{v[0], v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}};
-    try {
-      if (!detail::holds_exactly(s.input, in) || s.output().size() != out)
-        r.fail(std::string(Kind::name) + " " + s.input.string() + " does not take " +
-               std::to_string(in) + " values to " + std::to_string(out));
-    } catch (const std::invalid_argument& e) {
-      r.fail(e.what());
-    }
-    make.template operator()<Kind>(s);
+  template <class Reader, class Make>
+  static void read(Reader& r, Index in, Index, Make&& make) {
+    const auto v = r.template sizes<7>(0, in, Kind::name);
+    make.template operator()<Kind>({{v[0], v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}});
   }
 
   /// f(o, corner) for each window of channel c: o its output column, corner the column of X at
   /// its top-left corner. Callers spread the channels over parallel_for's threads, which never
   /// meet: a window stays in its channel.
-  template <class Scalar, class F>
-  static void for_each_window(const Parameters<Scalar>& p, Index c, F&& f) {
-    const Pool2DSettings& g = p.geometry;
-    const Shape& out = p.output;
+  template <class F>
+  static void for_each_window(const Settings& g, Index c, F&& f) {
+    const Shape out = output_shape(g);
     for (Index oy = 0; oy < out.height; ++oy)
       for (Index ox = 0; ox < out.width; ++ox)
         f((c * out.height + oy) * out.width + ox,
           (c * g.input.height + oy * g.stride.height) * g.input.width + ox * g.stride.width);
   }
   /// Zeroes channel c's columns of dX (n, c*h*w), for a backward pass to add to.
-  template <class Scalar, class DX>
-  static void zeroed_channel(const Parameters<Scalar>& p, DX& dx, Index c) {
-    const Index area = p.geometry.input.height * p.geometry.input.width;
+  template <class DX>
+  static void zeroed_channel(const Settings& g, DX& dx, Index c) {
+    const Index area = g.input.height * g.input.width;
     dx.middleCols(c * area, area).setZero();
   }
   /// f(offset) for each column of a window, in row-major order, from its top-left corner.
-  template <class Scalar, class F>
-  static void for_each_tap(const Parameters<Scalar>& p, F&& f) {
-    for (Index ky = 0; ky < p.geometry.window.height; ++ky)
-      for (Index kx = 0; kx < p.geometry.window.width; ++kx)
-        f(ky * p.geometry.input.width + kx);
+  template <class F>
+  static void for_each_tap(const Settings& g, F&& f) {
+    for (Index ky = 0; ky < g.window.height; ++ky)
+      for (Index kx = 0; kx < g.window.width; ++kx)
+        f(ky * g.input.width + kx);
   }
 };
 
@@ -153,18 +118,20 @@ struct Pool2DBase {
 /// The maximum of each window.
 struct MaxPool2D : detail::Pool2DBase<MaxPool2D> {
   static constexpr std::string_view name = "max_pool2d";
-  static constexpr const char* title = "MaxPool2D";
+  static constexpr std::string_view label = "MaxPool2D";
 
   /// X: (n, c*h*w)  ->  ws.A: (n, c*ho*wo), and the column of X each maximum came from
-  template <class Scalar, class X, class W>
-  static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
+  template <class Layer, class X, class W>
+  static void forward(const Layer& layer, const Eigen::MatrixBase<X>& x, W& ws) {
+    using Scalar = typename X::Scalar;
+    const Pool2DSettings& g = layer.settings();
     const Index n = x.rows();
     ws.from.resize(n, ws.A.cols());
-    detail::parallel_for(p.geometry.input.channels, [&](Index c, int) {
-      for_each_window(p, c, [&](Index o, Index corner) {
+    detail::parallel_for(g.input.channels, [&](Index c, int) {
+      for_each_window(g, c, [&](Index o, Index corner) {
         Scalar* best = &ws.A(0, o);
         std::int32_t* from = &ws.from(0, o);
-        for_each_tap(p, [&](Index offset) {
+        for_each_tap(g, [&](Index offset) {
           const auto column = x.col(corner + offset);
           const auto at = static_cast<std::int32_t>(corner + offset);
           if (offset == 0) {
@@ -185,36 +152,36 @@ struct MaxPool2D : detail::Pool2DBase<MaxPool2D> {
     });
   }
   /// ws.Z: dL/dA  ->  dX: each gradient to the input its maximum came from
-  template <class Scalar, int Batch, class X, class DX>
-  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>&,
-                       const Workspace<Scalar, Batch>& ws, Parameters<Scalar>&, DX& dx) {
+  template <class Layer, class X, class W, class G, class DX>
+  static void backward(const Layer& layer, const Eigen::MatrixBase<X>&, const W& ws, G&, DX& dx) {
+    const Pool2DSettings& g = layer.settings();
     const Index n = ws.Z.rows();
-    detail::parallel_for(p.geometry.input.channels, [&](Index c, int) {
-      zeroed_channel(p, dx, c);
-      for_each_window(p, c, [&](Index o, Index) {
+    detail::parallel_for(g.input.channels, [&](Index c, int) {
+      zeroed_channel(g, dx, c);
+      for_each_window(g, c, [&](Index o, Index) {
         for (Index s = 0; s < n; ++s)
           dx(s, ws.from(s, o)) += ws.Z(s, o);
       });
     });
   }
-  using detail::Pool2DBase<MaxPool2D>::backward;
 };
 
 /// The mean of each window.
 struct AvgPool2D : detail::Pool2DBase<AvgPool2D> {
   static constexpr std::string_view name = "avg_pool2d";
-  static constexpr const char* title = "AvgPool2D";
+  static constexpr std::string_view label = "AvgPool2D";
 
   /// X: (n, c*h*w)  ->  ws.A: (n, c*ho*wo)
-  template <class Scalar, class X, class W>
-  static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
-    const Scalar scale =
-        Scalar(1) / static_cast<Scalar>(p.geometry.window.height * p.geometry.window.width);
-    detail::parallel_for(p.geometry.input.channels, [&](Index c, int) {
-      for_each_window(p, c, [&](Index o, Index corner) {
+  template <class Layer, class X, class W>
+  static void forward(const Layer& layer, const Eigen::MatrixBase<X>& x, W& ws) {
+    const Pool2DSettings& g = layer.settings();
+    const auto scale =
+        typename X::Scalar(1) / static_cast<typename X::Scalar>(g.window.height * g.window.width);
+    detail::parallel_for(g.input.channels, [&](Index c, int) {
+      for_each_window(g, c, [&](Index o, Index corner) {
         auto mean = ws.A.col(o);
         mean = x.col(corner);
-        for_each_tap(p, [&](Index offset) {
+        for_each_tap(g, [&](Index offset) {
           if (offset != 0) mean += x.col(corner + offset);
         });
         mean *= scale;
@@ -222,36 +189,18 @@ struct AvgPool2D : detail::Pool2DBase<AvgPool2D> {
     });
   }
   /// ws.Z: dL/dA  ->  dX: each window's gradient shared equally by its inputs
-  template <class Scalar, int Batch, class X, class DX>
-  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>&,
-                       const Workspace<Scalar, Batch>& ws, Parameters<Scalar>&, DX& dx) {
-    const Scalar scale =
-        Scalar(1) / static_cast<Scalar>(p.geometry.window.height * p.geometry.window.width);
-    detail::parallel_for(p.geometry.input.channels, [&](Index c, int) {
-      zeroed_channel(p, dx, c);
-      for_each_window(p, c, [&](Index o, Index corner) {
-        for_each_tap(p, [&](Index offset) { dx.col(corner + offset) += ws.Z.col(o) * scale; });
+  template <class Layer, class X, class W, class G, class DX>
+  static void backward(const Layer& layer, const Eigen::MatrixBase<X>&, const W& ws, G&, DX& dx) {
+    using Scalar = typename W::Scalar;
+    const Pool2DSettings& g = layer.settings();
+    const Scalar scale = Scalar(1) / static_cast<Scalar>(g.window.height * g.window.width);
+    detail::parallel_for(g.input.channels, [&](Index c, int) {
+      zeroed_channel(g, dx, c);
+      for_each_window(g, c, [&](Index o, Index corner) {
+        for_each_tap(g, [&](Index offset) { dx.col(corner + offset) += ws.Z.col(o) * scale; });
       });
     });
   }
-  using detail::Pool2DBase<AvgPool2D>::backward;
-};
-
-/// A pooling kind (MaxPool2D, AvgPool2D) with its geometry fixed at compile time: what MaxPool,
-/// AvgPool and GlobalAvgPool become in a Network. Files and messages see the kind.
-template <class Kind, Pool2DSettings Geometry>
-struct FixedPool2D : Kind {
-  static constexpr Shape input_shape = Geometry.input;
-  static constexpr Shape output_shape = detail::slid(Geometry.input, Geometry.input.channels,
-                                                     Geometry.window, Geometry.stride, {0, 0});
-  static constexpr int inputs = static_cast<int>(input_shape.size());
-  static constexpr int outputs = static_cast<int>(output_shape.size());
-
-  /// The kind's parameters, of this geometry.
-  template <class Scalar>
-  struct Parameters : Kind::template Parameters<Scalar> {
-    Parameters(Index in, Index out) : Kind::template Parameters<Scalar>(in, out, Geometry) {}
-  };
 };
 
 namespace detail {
@@ -259,19 +208,14 @@ namespace detail {
 /// What MaxPool and AvgPool share: the window, and a Stride{h, w} (the window unless given).
 template <class Kind, Window Size, auto... Options>
 struct PoolSpec {
-  static_assert((std::is_same_v<std::remove_cvref_t<decltype(Options)>, Stride> && ...) &&
-                    sizeof...(Options) <= 1,
+  static_assert(options_among<Stride>(Options...),
                 "MaxPool and AvgPool take a window and at most one Stride{h, w}");
-  static constexpr Window stride = [] {
-    Window s = Size;
-    ((s = Options), ...);
-    return s;
-  }();
+  static constexpr Window stride = option(Stride{Size}, Options...);
   template <Shape In>
   static constexpr SlideProblem problem = slide_problem(In, In.channels, Size, stride,
                                                         Window{0, 0});
   template <Shape In>
-  using at = FixedPool2D<Kind, Pool2DSettings{In, Size, stride}>;
+  using at = Fixed<Kind, Value<Pool2DSettings{In, Size, stride}>>;
 };
 
 }  // namespace detail
@@ -290,8 +234,8 @@ struct GlobalAvgPool {
   template <Shape In>
   static constexpr detail::SlideProblem problem = detail::SlideProblem::none;
   template <Shape In>
-  using at =
-      FixedPool2D<AvgPool2D, Pool2DSettings{In, {In.height, In.width}, {In.height, In.width}}>;
+  using at = Fixed<AvgPool2D,
+                   detail::Value<Pool2DSettings{In, {In.height, In.width}, {In.height, In.width}}>>;
 };
 
 }  // namespace backprop

@@ -21,11 +21,12 @@
 
 #include "../activation.hpp"
 #include "../config.hpp"
-#include "../layer.hpp"
+#include "protocol.hpp"
 
 namespace backprop {
 
-/// What a Rescale layer does: A = X .* scale + offset, one number of each per column.
+/// What a Rescale layer does: A = X .* scale + offset, one number of each per column (none: the
+/// identity).
 struct Rescaling {
   Eigen::RowVectorXd scale;   ///< multiplies column c
   Eigen::RowVectorXd offset;  ///< then is added to it
@@ -57,22 +58,21 @@ struct Rescale {
   /// output width the compiler knows.
   template <int N>
   using with_inputs = Rescale<N>;
-  static constexpr std::size_t tensor_count = 0;
   using activation = Identity;  ///< so that it can end a network (for regression)
 
-  /// scale and offset: (1, units); at first the identity map.
+  /// The map it is made with; none is the identity.
+  using Settings = Rescaling;
+
+  /// The map in the network's scalar, (1, units) each: what it computes with and files restore.
   template <class Scalar>
-  struct Parameters {
+  struct State {
     Eigen::Matrix<Scalar, 1, Units> scale, offset;
 
-    Parameters(Index in, Index out) {
-      if (in != out)
-        throw ShapeError("backprop::Rescale: its input and output widths must be equal, got " +
-                         std::to_string(in) + " and " + std::to_string(out));
+    State(Index in, Index, const Rescaling& map) {
       scale.setOnes(1, in);
       offset.setZero(1, in);
+      if (map.scale.size() != 0 || map.offset.size() != 0) set(map);
     }
-    Parameters(Index in, Index out, const Rescaling& map) : Parameters(in, out) { set(map); }
 
     /// Checks, then sets: scale and offset of one number per unit, finite, scales non-zero (and
     /// representable in Scalar).
@@ -95,73 +95,44 @@ struct Rescale {
     }
   };
 
-  template <class Scalar, int Batch>
-  using Workspace = LayerWorkspace<Scalar, Batch, Units>;
-
-  /// No trainable scalars.
-  static constexpr Index parameter_count(Index, Index) { return 0; }
-  /// Nothing to initialize: the map is data, not weights.
-  template <class Scalar, class Init>
-  static void initialize(Parameters<Scalar>&, Init&) {}
-
   /// X: (batch, units) -> ws.A = X .* scale + offset
-  template <class Scalar, class X, class W>
-  static void forward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>& x, W& ws) {
-    ws.A = ((x.array().rowwise() * p.scale.array()).rowwise() + p.offset.array()).matrix();
+  template <class Layer, class X, class W>
+  static void forward(const Layer& layer, const Eigen::MatrixBase<X>& x, W& ws) {
+    const auto& map = layer.state();
+    ws.A = ((x.array().rowwise() * map.scale.array()).rowwise() + map.offset.array()).matrix();
   }
-  /// ws.Z: dL/dA, which is dL/dZ: no activation to go through.
-  template <class Scalar, int Batch>
-  static void backward_activation(Workspace<Scalar, Batch>&) {}
-  /// No parameters, so no gradients.
-  template <class Scalar, int Batch, class X>
-  static void backward(const Eigen::MatrixBase<X>&, const Workspace<Scalar, Batch>&,
-                       Parameters<Scalar>&) {}
-  /// dX = dL/dA .* scale: (batch, units)
-  template <class Scalar, int Batch, class X, class DX>
-  static void backward(const Parameters<Scalar>& p, const Eigen::MatrixBase<X>&,
-                       const Workspace<Scalar, Batch>& ws, Parameters<Scalar>&, DX& dx) {
-    dx = (ws.Z.array().rowwise() * p.scale.array()).matrix();
-  }
-  template <class P, class G, class F>
-  static void for_each_tensor(P&, G&, F&&) {}
-
-  /// "rescale"
-  template <class Scalar>
-  static std::string describe(const Parameters<Scalar>&) {
-    return "rescale";
+  /// ws.Z: dL/dA  ->  dX = dL/dA .* scale: (batch, units)
+  template <class Layer, class X, class W, class G, class DX>
+  static void backward(const Layer& layer, const Eigen::MatrixBase<X>&, const W& ws, G&, DX& dx) {
+    dx = (ws.Z.array().rowwise() * layer.state().scale.array()).matrix();
   }
 
   // Model files: nothing to share; scale then offset (f64 each, one per unit) to restore.
-  template <class Writer, class Scalar>
-  static void write_config(Writer&, const Parameters<Scalar>&) {}
-  template <class Writer, class Scalar>
-  static void write_state(Writer& w, const Parameters<Scalar>& p) {
-    for (Index c = 0; c < p.scale.size(); ++c)
-      w.f64(static_cast<double>(p.scale(c)));
-    for (Index c = 0; c < p.offset.size(); ++c)
-      w.f64(static_cast<double>(p.offset(c)));
+  template <class Writer, class Layer>
+  static void write_state(Writer& w, const Layer& layer) {
+    for (const auto* row : {&layer.state().scale, &layer.state().offset})
+      for (Index c = 0; c < row->size(); ++c)
+        w.f64(static_cast<double>((*row)(c)));
   }
-  template <class Reader, class Scalar>
-  static void read_state(Reader& r, Parameters<Scalar>& p) {
-    Rescaling map{Eigen::RowVectorXd(p.scale.size()), Eigen::RowVectorXd(p.offset.size())};
-    for (Index c = 0; c < map.scale.size(); ++c)
+  template <class Reader, class Layer>
+  static void read_state(Reader& r, Layer& layer) {
+    const Index units = layer.state().scale.size();
+    Rescaling map{Eigen::RowVectorXd(units), Eigen::RowVectorXd(units)};
+    for (Index c = 0; c < units; ++c)
       map.scale(c) = r.f64();
-    for (Index c = 0; c < map.offset.size(); ++c)
+    for (Index c = 0; c < units; ++c)
       map.offset(c) = r.f64();
     try {
-      p.set(map);
+      layer.state().set(map);
     } catch (const std::invalid_argument& e) {
       r.fail(e.what());
     }
   }
 
   /// Checks that the file holds the map's 16 bytes per unit before the layer is made (a width is
-  /// not allocated on a file's word), then calls make.template operator()<Rescale<>>().
-  template <class Activations, class Reader, class Make>
-  static void read(Reader& r, Index in, Index out, Make&& make) {
-    if (in != out)
-      r.fail("a rescale layer must keep its width, but this one is " + std::to_string(in) + "->" +
-             std::to_string(out));
+  /// not allocated on a file's word).
+  template <class Reader, class Make>
+  static void read(Reader& r, Index in, Index, Make&& make) {
     if (static_cast<std::uint64_t>(in) > r.remaining() / 16)
       r.fail("a rescale layer of " + std::to_string(in) + " units needs " +
              std::to_string(16 * static_cast<std::uint64_t>(in)) + " bytes, but " +
