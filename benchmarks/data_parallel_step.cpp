@@ -27,8 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include <backprop/mpi.hpp>
 #include <backprop/optimizer.hpp>
+#include <backprop/parallel/mpi.hpp>
 #include <backprop/random.hpp>
 #include <backprop/sequential.hpp>
 #include <backprop/train.hpp>

@@ -32,12 +32,12 @@
 #include <backprop/io/model_file.hpp>
 #include <backprop/metrics.hpp>
 #include <backprop/optimizer.hpp>
+#include <backprop/parallel/threads.hpp>
 #include <backprop/schedule.hpp>
 #include <backprop/sequential.hpp>
-#include <backprop/threads.hpp>
 #include <backprop/train.hpp>
 #ifdef BACKPROP_WITH_MPI
-#include <backprop/mpi.hpp>
+#include <backprop/parallel/mpi.hpp>
 #endif
 
 #include "cli.hpp"

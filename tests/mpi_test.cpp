@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <backprop/backprop.hpp>
-#include <backprop/mpi.hpp>
+#include <backprop/parallel/mpi.hpp>
 
 #include "parallel_problem.hpp"
 

@@ -3,9 +3,7 @@
 
 #include "activation.hpp"      // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
 #include "any_activation.hpp"  // AnyActivation, ActivationList, BuiltinActivations
-#include "collective.hpp"      // Collective, ThreadGroup: members that train together
 #include "config.hpp"          // version, errors
-#include "data_parallel.hpp"   // broadcast_parameters, broadcast_state, replicas_identical
 #include "engine.hpp"          // BasicNetwork: predict, loss, backward, train_step, once
 #include "init.hpp"            // StandardNormal, GlorotUniform, HeNormal
 #include "layers/builtin.hpp"  // Dense, Dropout, Rescale, Conv2D, pools, BatchNorm; their list
@@ -16,7 +14,11 @@
 #include "progress.hpp"    // the progress bar of fit()
 #include "schedule.hpp"    // StepDecay, CosineDecay
 #include "sequential.hpp"  // Sequential<Scalar>
-#include "threads.hpp"     // set_threads, the product backend
+
+#include "parallel/collective.hpp"    // Collective: members that train together
+#include "parallel/replicas.hpp"      // broadcast_parameters, broadcast_state, replicas_identical
+#include "parallel/thread_group.hpp"  // ThreadGroup: members on threads of this process
+#include "parallel/threads.hpp"       // set_threads, the product backend
 
 #include "data/csv.hpp"           // read_csv
 #include "data/idx.hpp"           // read_idx, read_idx_labels (MNIST's format)

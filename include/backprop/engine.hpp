@@ -1,7 +1,8 @@
 // BasicNetwork<Store>: the one implementation of predict, loss, backward and train_step, over a
-// store of layers. Network (network.hpp) is the engine over a compile-time store, a tuple walked
-// by folds; Sequential (sequential.hpp) is the engine over a run-time store, type-erased layers
-// walked by a loop. Whatever differs between the two lives in the store, never in the algorithm.
+// store of layers, and the one API of both networks. Network (network.hpp) is the engine over a
+// compile-time store, a tuple walked by folds; Sequential (sequential.hpp) is the engine over a
+// run-time store, type-erased layers walked by a loop. Whatever differs between the two lives in
+// the store (LayerStore below says what a store offers), never in the algorithm.
 //
 // Check, then commit. Every operation checks all that it can before it changes anything: the
 // shapes of X and Y, Y against the loss's domain, the loss against the output layer, and the
@@ -14,22 +15,12 @@
 // Threads. predict and loss are const: they read the parameters and write only a workspace of
 // their own (no process-wide state), so any number of threads may call them on one network at
 // once, as long as no thread changes it meanwhile.
-//
-// A store offers (see network.hpp and sequential.hpp):
-//   Scalar, name, inputs, outputs         the scalar; "Network"; widths fixed at compile time
-//   for_each(f), for_each_reversed(f)     f(i) for each layer: i is a std::size_t, or in the
-//                                         compile-time store a std::integral_constant
-//   size(), last(), layer(i)              the node of layer i (LayerNode, or AnyLayer)
-//   Workspace<Batch>, resize(ws, rows), at(ws, i)    one workspace per layer
-//   on_stack<Batch>, training_workspace(rows)    a step on the stack, or in a workspace kept
-//   input(i, x, ws)                       what layer i reads: X, or the output of the layer below
-//   below(i, f, otherwise)                f(i - 1), or otherwise() for the first layer
-//   adapt(x)                              X as the layers take it (the run-time store: Eigen::Ref)
-//   check_ready(function), output_activation(), fits<L>   whether the output can compute
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -41,6 +32,36 @@
 #include "loss.hpp"
 
 namespace backprop {
+
+/// What the engine needs from a store of layers. Layer indices i are std::size_t in the run-time
+/// store and std::integral_constant in the compile-time one; f(i) is called for each.
+///
+///   Scalar, name, where, inputs, outputs   the scalar, "Network", "backprop::Network", the
+///                                     widths fixed at compile time
+///   size(), last(), node(i), widths() the layers: LayerNode (or AnyLayer) of layer i
+///   for_each(f), for_each_reversed(f) f(i) for each layer
+///   Workspace<Batch>, resize(ws, rows), at(ws, i)   a workspace per layer for Batch rows
+///   on_stack<Batch>, training_workspace(rows)       a step on the stack, or in one kept
+///   input(i, x, ws), below(i, f, otherwise)         X or the output below; f(i - 1) or otherwise()
+///   adapt(x)                          X as the layers take it (the run-time store: an Eigen::Ref)
+///   check_ready(function), output_activation(), fits<L>   whether the output can compute
+template <class S>
+concept LayerStore = requires(S& s, const S& c, const char* function, Index rows) {
+  requires std::floating_point<typename S::Scalar>;
+  { S::name } -> std::convertible_to<const char*>;
+  { S::where } -> std::convertible_to<std::string_view>;
+  { S::inputs } -> std::convertible_to<int>;
+  { S::outputs } -> std::convertible_to<int>;
+  { c.size() } -> std::convertible_to<std::size_t>;
+  c.last();
+  c.widths();
+  c.check_ready(function);
+  { c.output_activation() } -> std::convertible_to<std::string_view>;
+  s.training_workspace(rows);
+  c.for_each([](auto) {});
+  c.for_each_reversed([](auto) {});
+  typename S::template Workspace<Dynamic>;
+};
 
 namespace detail {
 
@@ -56,82 +77,90 @@ struct NoUpdate {
   void update(std::size_t, P&, const G&) {}
 };
 
+/// The optimizer's updates of parameter matrices in slot order from `slot`, each with the gradient
+/// it is given: what train_step, step() and the data-parallel step all update through.
+template <class O>
+struct Updates {
+  O& optimizer;
+  std::size_t slot = 0;
+  template <class P, class G>
+  void operator()(P& parameter, const G& gradient) {
+    optimizer.update(slot++, parameter, gradient);
+  }
+};
+
+/// Throws ShapeError unless X (rows, inputs) and Y (rows, outputs) fit a network of `inputs`
+/// inputs and `outputs` outputs (Y is not checked when y_rows is negative). `where` names the
+/// caller ("backprop::fit", or a network and its function), x_name and y_name the data ("X",
+/// "validation X"). Nothing is built unless it throws: the check runs at every step.
+inline void check_shapes(std::string_view where, std::string_view function, Index inputs,
+                         Index outputs, Index x_rows, Index x_cols, Index y_rows, Index y_cols,
+                         std::string_view x_name = "X", std::string_view y_name = "Y") {
+  const bool x_fits = x_cols == inputs && x_rows > 0;
+  if (x_fits && (y_rows < 0 || (y_rows == x_rows && y_cols == outputs))) return;
+  std::string message = std::string(where) + (function.empty() ? "" : "::") +
+                        std::string(function) + ": " + std::string(x_name) + " is " +
+                        shape_string(x_rows, x_cols);
+  if (!x_fits)
+    throw ShapeError(message + ", but the network takes " + std::to_string(inputs) +
+                     " inputs per row" +
+                     (x_rows == 0 ? " and " + std::string(x_name) + " has no rows" : "") +
+                     ": expected " + shape_string(x_rows == 0 ? 1 : x_rows, inputs));
+  throw ShapeError(message + " and " + std::string(y_name) + " is " + shape_string(y_rows, y_cols) +
+                   ", but the network gives " + std::to_string(outputs) +
+                   " outputs per row: expected " + shape_string(x_rows, outputs));
+}
+
 }  // namespace detail
 
 /// The network algorithm over a Store of layers; use it as Network or Sequential.
-template <class Store>
+template <LayerStore Store>
 class BasicNetwork {
  public:
   /// float or double.
   using Scalar = typename Store::Scalar;
 
-  /// X: (batch, inputs)  ->  (batch, outputs). A large X goes through in blocks of
-  /// inference_block rows, so that what a layer keeps per row (a convolution's im2col) stays
-  /// bounded whatever the size of X.
+  /// X: (batch, inputs)  ->  (batch, outputs), in blocks of inference_block rows.
   template <class X>
   auto predict(const Eigen::MatrixBase<X>& x_) const {
     check_scalar<X>();
     decltype(auto) x = store_.adapt(x_);
     check_input(x, "predict");
-    if constexpr (std::remove_cvref_t<decltype(x)>::RowsAtCompileTime != Dynamic) {
-      auto ws = infer(x);  // a fixed number of rows: on the stack where the sizes are small
-      auto output = std::move(store_.at(ws, store_.last()).A);
-      return output;
-    } else {
-      auto ws = infer(x.topRows(std::min(x.rows(), inference_block)));
-      auto output = std::move(store_.at(ws, store_.last()).A);
-      if (x.rows() <= inference_block) return output;
-      output.conservativeResize(x.rows(), Eigen::NoChange);
-      for (Index first = inference_block; first < x.rows(); first += inference_block) {
-        const Index rows = std::min(inference_block, x.rows() - first);
-        infer(x.middleRows(first, rows), ws);
-        output.middleRows(first, rows) = store_.at(ws, store_.last()).A;
-      }
-      return output;
-    }
+    using Workspace = typename Store::template Workspace<X::RowsAtCompileTime>;
+    std::remove_cvref_t<decltype(store_.at(std::declval<Workspace&>(), store_.last()).A)> output;
+    output.resize(x.rows(), store_.widths().back());
+    for_each_block(x, [&](const auto& ws, Index first, Index rows) {
+      output.middleRows(first, rows) = store_.at(ws, store_.last()).A;
+    });
+    return output;
   }
-  /// The rows that predict and loss compute at a time.
+  /// The rows that predict and loss compute at a time, so that what a layer keeps per row (a
+  /// convolution's im2col) stays bounded whatever the size of X.
   static constexpr Index inference_block = 256;
 
   /// The loss of the current parameters on (X, Y), without gradients (and without dropout), in
-  /// blocks of inference_block rows as predict. on_output(A, Y), if given, sees the network's
-  /// output for each block and the rows of Y it answers.
-  template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
-  Scalar loss(const Eigen::MatrixBase<X>& x_, const Eigen::MatrixBase<Y>& y_, const L&,
+  /// blocks as predict. on_output(A, Y), if given, sees the output of each block and its rows of Y.
+  template <class X, class Y, Loss L, class OnOutput = detail::IgnoreOutput>
+  Scalar loss(const Eigen::MatrixBase<X>& x_, const Eigen::MatrixBase<Y>& y_, const L& criterion,
               OnOutput&& on_output = {}) const {
     check_scalar<X, Y>();
     decltype(auto) x = store_.adapt(x_);
     decltype(auto) y = store_.adapt(y_);
-    check_data<L>(x, y, "loss");
-    const bool fused = this->fused<L>();
-    auto block_loss = [&](const auto& ws, const auto& y_block) {
+    check_data(x, y, criterion, "loss");
+    const bool fused = detail::fuses(criterion, store_.output_activation());
+    LossTotal total(criterion.averages);
+    for_each_block(x, [&](const auto& ws, Index first, Index rows) {
       const auto& out = store_.at(ws, store_.last());
-      on_output(out.A, y_block);
-      return detail::output_loss<L>(fused, out.Z, out.A, y_block);
-    };
-    if constexpr (std::remove_cvref_t<decltype(x)>::RowsAtCompileTime != Dynamic) {
-      return block_loss(infer(x), y);
-    } else {
-      typename Store::template Workspace<Dynamic> ws{};
-      if (x.rows() <= inference_block) {
-        infer(x, ws);
-        return block_loss(ws, y);
-      }
-      // The blocks' losses add up, or their means weighted by rows average.
-      double total = 0;
-      for (Index first = 0; first < x.rows(); first += inference_block) {
-        const Index rows = std::min(inference_block, x.rows() - first);
-        infer(x.middleRows(first, rows), ws);
-        const double value = block_loss(ws, y.middleRows(first, rows));
-        total += L::averages ? value * static_cast<double>(rows) : value;
-      }
-      return static_cast<Scalar>(L::averages ? total / static_cast<double>(x.rows()) : total);
-    }
+      const auto targets = y.middleRows(first, rows);
+      on_output(out.A, targets);
+      total.add(detail::output_loss(criterion, fused, out.Z, out.A, targets), rows);
+    });
+    return static_cast<Scalar>(total.value());
   }
 
   /// X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
   /// parameter (for_each_parameter shows them). on_output(A, Y), if given, sees the output.
-  template <class X, class Y, LossFunction L, class OnOutput = detail::IgnoreOutput>
+  template <class X, class Y, Loss L, class OnOutput = detail::IgnoreOutput>
   Scalar backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
                   OnOutput&& on_output = {}) {
     detail::NoUpdate none;
@@ -141,7 +170,7 @@ class BasicNetwork {
   /// One step of training: backward, and the optimizer's update of every parameter. Returns the
   /// loss before the update. Each layer is updated as soon as its gradients are complete (they are
   /// still all kept), while they are hot and the layers below are still working.
-  template <class X, class Y, LossFunction L, class O, class OnOutput = detail::IgnoreOutput>
+  template <class X, class Y, Loss L, class O, class OnOutput = detail::IgnoreOutput>
   Scalar train_step(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
                     const L& criterion, O& optimizer, OnOutput&& on_output = {}) {
     constexpr bool same = std::is_same_v<typename O::Scalar, Scalar>;
@@ -168,7 +197,7 @@ class BasicNetwork {
   /// Fresh parameters for every layer from init, in layer order (Dense: W from init, b zero).
   template <WeightInitializer Init>
   void initialize(Init&& init) {
-    store_.for_each([&](auto i) { store_.layer(i).initialize(init); });
+    store_.for_each([&](auto i) { store_.node(i).initialize(init); });
   }
 
   /// What layer i is: kind, widths, parameter count, settings.
@@ -177,8 +206,7 @@ class BasicNetwork {
     visit_layer(i, [&](const auto& node) { info = node.info(); });
     return info;
   }
-  /// f(node of layer i): the layer's own members, as protocol.hpp's LayerNode has them (model files
-  /// use them).
+  /// f(node of layer i): the layer's own members, as protocol.hpp's LayerNode has them.
   template <class F>
   void visit_layer(std::size_t i, F&& f) const {
     visit(*this, i, f);
@@ -190,19 +218,18 @@ class BasicNetwork {
 
   /// {inputs, outputs of layer 0, outputs of layer 1, ...}
   const auto& widths() const { return store_.widths(); }
-
   /// The number of layers.
   std::size_t depth() const { return store_.size(); }
   /// The number of trainable scalars.
   Index parameter_count() const {
     Index n = 0;
-    store_.for_each([&](auto i) { n += store_.layer(i).info().parameters; });
+    store_.for_each([&](auto i) { n += store_.node(i).info().parameters; });
     return n;
   }
   /// The number of parameter matrices, which is the number of optimizer slots.
   std::size_t parameter_matrices() const {
     std::size_t n = 0;
-    store_.for_each([&](auto i) { n += store_.layer(i).tensor_count(); });
+    store_.for_each([&](auto i) { n += store_.node(i).tensor_count(); });
     return n;
   }
 
@@ -222,7 +249,7 @@ class BasicNetwork {
   static void each_parameter(Self& self, F& f) {
     std::size_t slot = 0;
     self.store_.for_each([&](auto i) {
-      self.store_.layer(i).for_each_tensor([&](auto& p, const auto& g) { f(slot++, p, g); });
+      self.store_.node(i).for_each_tensor([&](auto& p, const auto& g) { f(slot++, p, g); });
     });
   }
 
@@ -234,9 +261,12 @@ class BasicNetwork {
                           "::layer: " + std::to_string(i) + " is not below the depth, " +
                           std::to_string(self.store_.size()));
     self.store_.for_each([&](auto j) {
-      if (j == i) f(self.store_.layer(j));
+      if (j == i) f(self.store_.node(j));
     });
   }
+
+  /// "backprop::Sequential": where messages say they come from.
+  static constexpr std::string_view where = Store::where;
 
   /// X must be (batch, inputs) with at least one row.
   template <class X>
@@ -245,118 +275,113 @@ class BasicNetwork {
                       X::ColsAtCompileTime == Store::inputs,
                   "backprop: X must have one column per network input");
     store_.check_ready(function);
-    const Index inputs = store_.widths().front();
-    if (x.cols() != inputs || x.rows() == 0)
-      throw ShapeError(std::string("backprop::") + Store::name + "::" + function + ": X is " +
-                       detail::shape_string(x.rows(), x.cols()) + ", but the network takes " +
-                       std::to_string(inputs) + " inputs per row" +
-                       (x.rows() == 0 ? " and X has no rows" : "") + ": expected " +
-                       detail::shape_string(x.rows() == 0 ? 1 : x.rows(), inputs));
+    detail::check_shapes(where, function, store_.widths().front(), store_.widths().back(), x.rows(),
+                         x.cols(), -1, 0);
   }
 
   /// X and Y must fit the network, Y the loss's domain, the loss the output layer.
-  template <class L, class X, class Y>
-  void check_data(const X& x, const Y& y, const char* function) const {
+  template <class X, class Y, class L>
+  void check_data(const X& x, const Y& y, const L& criterion, const char* function) const {
     static_assert(Y::ColsAtCompileTime == Dynamic || Store::outputs == Dynamic ||
                       Y::ColsAtCompileTime == Store::outputs,
                   "backprop: Y must have one column per network output");
     static_assert(Store::template fits<L>,
                   "backprop: this loss works only fused with its own output activation "
                   "(SoftmaxCrossEntropy needs a Softmax output layer)");
-    check_input(x, function);
-    const Index outputs = store_.widths().back();
-    if (y.rows() != x.rows() || y.cols() != outputs)
-      throw ShapeError(std::string("backprop::") + Store::name + "::" + function + ": Y is " +
-                       detail::shape_string(y.rows(), y.cols()) + ", but X is " +
-                       detail::shape_string(x.rows(), x.cols()) + " and the network has " +
-                       std::to_string(outputs) + " outputs: expected " +
-                       detail::shape_string(x.rows(), outputs));
-    detail::check_output_activation<L>(fused<L>(), store_.output_activation());
-    detail::check_targets<L>(y);
+    store_.check_ready(function);
+    detail::check_shapes(where, function, store_.widths().front(), store_.widths().back(), x.rows(),
+                         x.cols(), y.rows(), y.cols());
+    const std::string_view activation = store_.output_activation();
+    detail::check_output_activation(criterion, detail::fuses(criterion, activation), activation);
+    detail::check_targets(criterion, y);
   }
 
-  /// Whether loss L takes over the derivative of the output activation.
-  template <class L>
-  bool fused() const {
-    return fuses_with_name<L>(store_.output_activation());
-  }
-
-  /// Inference: X: (batch, inputs)  ->  every layer's workspace, the last holding the output. On
-  /// the stack where every size is fixed, else on the heap.
-  template <class X>
-  auto infer(const X& x) const {
-    typename Store::template Workspace<X::RowsAtCompileTime> ws{};
-    infer(x, ws);
-    return ws;
-  }
-  /// The same in a workspace of the caller's.
+  /// Inference: X: (batch, inputs)  ->  every layer's workspace, the last holding the output.
   template <class X, class Ws>
   void infer(const X& x, Ws& ws) const {
     store_.resize(ws, x.rows());
     store_.for_each(
-        [&](auto i) { store_.layer(i).forward(store_.input(i, x, ws), store_.at(ws, i)); });
+        [&](auto i) { store_.node(i).forward(store_.input(i, x, ws), store_.at(ws, i)); });
+  }
+  /// f(ws, first, rows) for each block of at most inference_block rows of X, inferred into ws: a
+  /// workspace on the stack where every size is fixed, else one on the heap for all the blocks.
+  template <class X, class F>
+  void for_each_block(const X& x, F&& f) const {
+    typename Store::template Workspace<X::RowsAtCompileTime> ws{};
+    if constexpr (X::RowsAtCompileTime != Dynamic) {
+      infer(x, ws);
+      f(std::as_const(ws), Index{0}, x.rows());
+    } else {
+      for (Index first = 0; first < x.rows(); first += inference_block) {
+        const Index rows = std::min(inference_block, x.rows() - first);
+        infer(x.middleRows(first, rows), ws);
+        f(std::as_const(ws), first, rows);
+      }
+    }
   }
 
-  /// backward and train_step: check, forward and take the loss; then commit, count the step,
-  /// and go backward, updating each layer as soon as its gradients are done.
-  template <bool Inlined = false, class X, class Y, class L, class O, class OnOutput>
+  /// backward and train_step: check, then the step, on the stack where its sizes are fixed and
+  /// small, else in the workspace the store keeps.
+  template <class X, class Y, class L, class O, class OnOutput>
   Scalar train(const char* function, const Eigen::MatrixBase<X>& x_, const Eigen::MatrixBase<Y>& y_,
-               const L& loss, O& optimizer, OnOutput& on_output) {
-    constexpr bool on_stack = Store::template on_stack<X::RowsAtCompileTime>;
-    if constexpr (on_stack && !Inlined)
-      return train_inlined(function, x_, y_, loss, optimizer, on_output);
+               const L& criterion, O& optimizer, OnOutput& on_output) {
     check_scalar<X, Y>();
     decltype(auto) x = store_.adapt(x_);
     decltype(auto) y = store_.adapt(y_);
-    check_data<L>(x, y, function);
+    check_data(x, y, criterion, function);
     if constexpr (requires { optimizer.check(*this); }) optimizer.check(*this);
-    typename Store::template Workspace<on_stack ? X::RowsAtCompileTime : Dynamic> stack{};
-    if constexpr (on_stack)
-      return step<L>(stack, x, y, optimizer, on_output);
+    constexpr int rows = X::RowsAtCompileTime;
+    if constexpr (Store::template on_stack<rows>)
+      return step_on_stack<rows>(x, y, criterion, optimizer, on_output);
     else
-      return step<L>(store_.training_workspace(x.rows()), x, y, optimizer, on_output);
+      return step(store_.training_workspace(x.rows()), x, y, criterion, optimizer, on_output);
   }
 
   /// A step whose every size is fixed and small (the tutorial's), compiled as one function: its
   /// values can then stay in registers from layer to layer, as in hand-written code.
-  template <class... Arguments>
-  BACKPROP_FLATTEN Scalar train_inlined(const char* function, Arguments&... arguments) {
-    return train<true>(function, arguments...);
+  template <int Rows, class X, class Y, class L, class O, class OnOutput>
+  BACKPROP_FLATTEN Scalar step_on_stack(const X& x, const Y& y, const L& criterion, O& optimizer,
+                                        OnOutput& on_output) {
+    typename Store::template Workspace<Rows> ws{};
+    return step(ws, x, y, criterion, optimizer, on_output);
   }
 
-  template <class L, class Ws, class X, class Y, class O, class OnOutput>
-  Scalar step(Ws& ws, const X& x, const Y& y, O& optimizer, OnOutput& on_output) {
+  /// Forward and the loss, then (nothing having thrown) commit, count the step, and go backward,
+  /// updating each layer as soon as its gradients are done.
+  template <class Ws, class X, class Y, class L, class O, class OnOutput>
+  Scalar step(Ws& ws, const X& x, const Y& y, const L& criterion, O& optimizer,
+              OnOutput& on_output) {
     // Forward: every layer keeps any change of its state aside in ws.
-    store_.for_each([&](auto i) {
-      store_.layer(i).training_forward(store_.input(i, x, ws), store_.at(ws, i));
-    });
+    store_.for_each(
+        [&](auto i) { store_.node(i).training_forward(store_.input(i, x, ws), store_.at(ws, i)); });
     const auto last = store_.last();
     auto& out = store_.at(ws, last);
-    const bool fused = this->fused<L>();
-    const Scalar value = detail::output_loss<L>(fused, out.Z, out.A, y);
-    detail::check_finite_loss(value, L::name);
+    const bool fused = detail::fuses(criterion, store_.output_activation());
+    const Scalar value = detail::output_loss(criterion, fused, out.Z, out.A, y);
+    detail::check_finite_loss(value, criterion.name);
     on_output(std::as_const(out.A), y);
 
     // Checked: from here on nothing throws, and state changes.
-    store_.for_each([&](auto i) { store_.layer(i).commit(store_.at(ws, i)); });
+    store_.for_each([&](auto i) { store_.node(i).commit(store_.at(ws, i)); });
     optimizer.begin_step();
-    detail::output_gradient<L>(fused, out.Z, out.A, y,
-                               [&] { store_.layer(last).backward_activation(out); });
+    detail::output_gradient(criterion, fused, out.Z, out.A, y,
+                            [&] { store_.node(last).backward_activation(out); });
     // From the output layer down, each layer writes its gradients and dL/dA of the layer below,
-    // which that layer turns into its dL/dZ; then the optimizer updates it.
-    std::size_t end = parameter_matrices();  // the slots of the layers below end here
+    // which that layer turns into its dL/dZ; then the optimizer updates it. The slots of the
+    // layers below a layer end where its own begin.
+    std::size_t end = parameter_matrices();
     store_.for_each_reversed([&](auto i) {
-      auto& layer = store_.layer(i);
+      auto& layer = store_.node(i);
       const auto& w = store_.at(ws, i);
       decltype(auto) input = store_.input(i, x, ws);
-      std::size_t slot = end -= layer.tensor_count();
-      auto update = [&](auto& p, const auto& g) { optimizer.update(slot++, p, g); };
+      end -= layer.tensor_count();
+      detail::Updates<O> update{optimizer, end};
       store_.below(
           i,
           [&](auto j) {
             auto& below = store_.at(ws, j);
             layer.backward(input, w, below.Z, update);
-            store_.layer(j).backward_activation(below);
+            store_.node(j).backward_activation(below);
           },
           [&] {
             NoInputGradient none;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include <Eigen/Core>
 
@@ -35,6 +36,20 @@ concept LossFunction = requires(Eigen::MatrixXd m) {
   typename L::fused_activation;
   { L::value(m, m) } -> std::convertible_to<double>;
 };
+
+template <class Scalar>
+class AnyLoss;
+namespace detail {
+template <class L>
+inline constexpr bool is_any_loss = false;
+template <class Scalar>
+inline constexpr bool is_any_loss<AnyLoss<Scalar>> = true;
+}  // namespace detail
+
+/// What a network's loss, backward and train_step take: a loss policy, or one held as a value
+/// (AnyLoss, any_loss.hpp).
+template <class L>
+concept Loss = LossFunction<L> || detail::is_any_loss<L>;
 
 /// True when loss L takes over the derivative of output activation A.
 template <class L, class A>
@@ -230,17 +245,31 @@ concept HasOutputGradient = requires(const A& a, const Y& y) {
   L::gradient(a, y);
 };
 
+/// Whether loss L takes over the derivative of the output activation named `activation`.
+template <class L>
+bool fuses(const L& loss, std::string_view activation) {
+  if constexpr (is_any_loss<L>)
+    return loss.fuses(activation);
+  else
+    return fuses_with_name<L>(activation);
+}
+
 /// Checks Y against the loss's domain, for losses that have one; `what` names Y in the message.
 template <class L, class Y>
-void check_targets(const Y& y, const char* what = "Y") {
-  if constexpr (requires { L::check_targets(y, what); }) L::check_targets(y, what);
+void check_targets(const L& loss, const Y& y, const char* what = "Y") {
+  if constexpr (is_any_loss<L>)
+    loss.check_targets(y, what);
+  else if constexpr (requires { L::check_targets(y, what); })
+    L::check_targets(y, what);
 }
 
 /// Throws unless loss L can be used at an output whose activation is `activation` (its name):
 /// a loss without gradient() works only fused (SoftmaxCrossEntropy needs a Softmax output).
 template <class L>
-void check_output_activation(bool fused, std::string_view activation) {
-  if constexpr (!std::is_void_v<typename L::fused_activation>) {
+void check_output_activation(const L& loss, bool fused, std::string_view activation) {
+  if constexpr (is_any_loss<L>) {
+    loss.check_output_activation(fused, activation);
+  } else if constexpr (!std::is_void_v<typename L::fused_activation>) {
     using A = Eigen::Matrix<double, Dynamic, Dynamic>;
     if (!fused && !HasOutputGradient<L, A, A>)
       throw ArgumentError(std::string("backprop: the loss ") + std::string(L::name) + " needs a " +
@@ -253,10 +282,37 @@ void check_output_activation(bool fused, std::string_view activation) {
 /// The loss at the output layer, from its pre-activations Z and activations A: from the logits
 /// when the loss fuses with the output activation, which stays exact where A underflows.
 template <class L, class Z, class A, class Y>
-typename A::Scalar output_loss(bool fused, const Z& z, const A& a, const Y& y) {
-  if constexpr (!std::is_void_v<typename L::fused_activation>)
-    if (fused) return L::value_from_logits(z, y);
-  return L::value(a, y);
+typename A::Scalar output_loss(const L& loss, bool fused, const Z& z, const A& a, const Y& y) {
+  if constexpr (is_any_loss<L>) {
+    return loss.value(fused, z, a, y);
+  } else {
+    if constexpr (!std::is_void_v<typename L::fused_activation>)
+      if (fused) return L::value_from_logits(z, y);
+    return L::value(a, y);
+  }
+}
+
+/// dL/dZ of the output layer, written over Z: straight from a loss that fuses with the output
+/// activation, otherwise dL/dA from the loss and then the activation's derivative
+/// (backward_activation). check_output_activation has ruled out a loss that cannot be used here.
+template <class L, class Z, class A, class Y, class BackwardActivation>
+void output_gradient(const L& loss, bool fused, Z& z, const A& a, const Y& y,
+                     BackwardActivation&& backward_activation) {
+  if constexpr (is_any_loss<L>) {
+    loss.gradient(fused, z, a, y);
+    if (!fused) backward_activation();
+  } else {
+    if constexpr (!std::is_void_v<typename L::fused_activation>) {
+      if (fused) {
+        z = L::logit_gradient(a, y);
+        return;
+      }
+    }
+    if constexpr (HasOutputGradient<L, A, Y>) {
+      z = L::gradient(a, y);
+      backward_activation();
+    }
+  }
 }
 
 /// Throws NumericError for a loss that is NaN or Inf; the caller has changed nothing yet.
@@ -268,23 +324,49 @@ void check_finite_loss(Scalar value, std::string_view loss) {
                        "learning rate)");
 }
 
-/// dL/dZ of the output layer, written over Z: straight from a loss that fuses with the output
-/// activation, otherwise dL/dA from the loss and then the activation's derivative
-/// (backward_activation). check_output_activation has ruled out a loss that cannot be used here.
-template <class L, class Z, class A, class Y, class BackwardActivation>
-void output_gradient(bool fused, Z& z, const A& a, const Y& y,
-                     BackwardActivation&& backward_activation) {
-  if constexpr (!std::is_void_v<typename L::fused_activation>) {
-    if (fused) {
-      z = L::logit_gradient(a, y);
-      return;
-    }
-  }
-  if constexpr (HasOutputGradient<L, A, Y>) {
-    z = L::gradient(a, y);
-    backward_activation();
-  }
-}
-
 }  // namespace detail
+
+/// The losses of parts of a set of samples, combined as the loss combines samples: the means of a
+/// loss that averages, weighted by their rows, or the sums of one that sums (HalfSumSquared).
+class LossTotal {
+ public:
+  explicit LossTotal(bool averages) : averages_(averages) {}
+
+  /// Whether the loss averages over samples.
+  bool averages() const { return averages_; }
+
+  /// The loss of `rows` more samples.
+  void add(double loss, Index rows) {
+    first_ = parts_++ == 0 ? loss : first_;
+    total_ += averages_ ? loss * static_cast<double>(rows) : loss;
+    rows_ += static_cast<double>(rows);
+  }
+  /// The loss of every sample added: their mean, or their sum (one part's own, bit for bit).
+  double value() const {
+    if (parts_ == 1) return first_;
+    return averages_ ? total_ / rows_ : total_;
+  }
+
+  /// The sums behind value(), for adding up the totals of several members; from_sums makes a
+  /// total of them again.
+  std::pair<double, double> sums() const { return {total_, rows_}; }
+  static LossTotal from_sums(bool averages, double total, double rows) {
+    LossTotal t(averages);
+    t.parts_ = 2;  // a sum of parts: the value is computed from the sums
+    t.total_ = total;
+    t.rows_ = rows;
+    return t;
+  }
+
+  /// What a part of `rows` of `total` rows weighs in the whole: its share, or 1 for a sum.
+  static double weight(bool averages, Index rows, Index total) {
+    return averages ? static_cast<double>(rows) / static_cast<double>(total) : 1.0;
+  }
+
+ private:
+  bool averages_;
+  Index parts_ = 0;
+  double first_ = 0, total_ = 0, rows_ = 0;
+};
+
 }  // namespace backprop

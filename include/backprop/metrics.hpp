@@ -69,7 +69,7 @@ struct Scores {
 class ScoreAccumulator {
  public:
   /// loss_averages: the loss is a mean over the batch (else a sum, as HalfSumSquared).
-  ScoreAccumulator(Task task, bool loss_averages) : task_(task), loss_averages_(loss_averages) {}
+  ScoreAccumulator(Task task, bool loss_averages) : task_(task), loss_(loss_averages) {}
 
   /// The outputs A of a batch against its targets Y: its samples and metrics.
   template <class A, class Y>
@@ -85,24 +85,25 @@ class ScoreAccumulator {
   }
 
   /// The loss of a batch of `samples` rows.
-  void add_loss(double batch_loss, Index samples) {
-    loss_ += loss_averages_ ? batch_loss * static_cast<double>(samples) : batch_loss;
-  }
+  void add_loss(double batch_loss, Index samples) { loss_.add(batch_loss, samples); }
 
-  /// The loss of every batch added so far: their mean over samples, or their sum.
-  double loss() const { return loss_averages_ ? loss_ / samples_ : loss_; }
+  /// The loss of every batch added so far, combined as the loss combines samples.
+  double loss() const { return loss_.value(); }
 
   /// The sums behind the scores, for adding up the accumulators of several members (fit over a
   /// Collective): sum them element-wise and set_totals the result.
-  using Totals = std::array<double, 6>;
-  Totals totals() const { return {samples_, loss_, correct_, squared_, absolute_, values_}; }
+  using Totals = std::array<double, 7>;
+  Totals totals() const {
+    const auto [loss, rows] = loss_.sums();
+    return {samples_, loss, rows, correct_, squared_, absolute_, values_};
+  }
   void set_totals(const Totals& t) {
     samples_ = t[0];
-    loss_ = t[1];
-    correct_ = t[2];
-    squared_ = t[3];
-    absolute_ = t[4];
-    values_ = t[5];
+    loss_ = LossTotal::from_sums(loss_averages(), t[1], t[2]);
+    correct_ = t[3];
+    squared_ = t[4];
+    absolute_ = t[5];
+    values_ = t[6];
   }
 
   /// The scores of every batch added so far.
@@ -119,9 +120,11 @@ class ScoreAccumulator {
   }
 
  private:
+  bool loss_averages() const { return loss_.averages(); }
+
   Task task_;
-  bool loss_averages_;
-  double samples_ = 0, loss_ = 0, correct_ = 0, squared_ = 0, absolute_ = 0, values_ = 0;
+  LossTotal loss_;
+  double samples_ = 0, correct_ = 0, squared_ = 0, absolute_ = 0, values_ = 0;
 };
 
 }  // namespace backprop

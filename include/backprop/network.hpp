@@ -277,6 +277,7 @@ class StaticStore {
  public:
   using Scalar = Scalar_;
   static constexpr const char* name = "Network";
+  static constexpr std::string_view where = "backprop::Network";
   static constexpr int inputs = inputs_of<std::tuple_element_t<0, std::tuple<Layers...>>>;
   static constexpr int outputs = outputs_of<OutputLayer>;
   using Widths = std::array<Index, depth + 1>;
@@ -290,16 +291,20 @@ class StaticStore {
   using OutputActivation = typename LayerNode<OutputLayer, Scalar>::Activation;
   /// Whether loss L can be used with this output layer (checked at compile time here).
   template <class L>
-  static constexpr bool fits =
-      fuses_with<L, OutputActivation> ||
-      detail::HasOutputGradient<L, Eigen::MatrixX<Scalar>, Eigen::MatrixX<Scalar>>;
+  static constexpr bool fits = [] {
+    if constexpr (requires { typename L::fused_activation; })
+      return fuses_with<L, OutputActivation> ||
+             detail::HasOutputGradient<L, Eigen::MatrixX<Scalar>, Eigen::MatrixX<Scalar>>;
+    else
+      return true;  // a loss chosen at run time (AnyLoss) is checked at run time
+  }();
 
   /// Layers of the given widths, each with its default parameters (init.hpp).
   explicit StaticStore(const Widths& widths)
       : widths_(widths), nodes_([&]<std::size_t... I>(std::index_sequence<I...>) {
           return std::tuple{LayerNode<Layers, Scalar>(widths[I], widths[I + 1])...};
         }(std::make_index_sequence<depth>{})) {
-    for_each([&](auto i) { layer(i).initialize_default(static_cast<std::uint32_t>(i)); });
+    for_each([&](auto i) { node(i).initialize_default(static_cast<std::uint32_t>(i)); });
   }
 
   static constexpr std::size_t size() { return depth; }
@@ -314,11 +319,11 @@ class StaticStore {
   }
   static constexpr Constant<depth - 1> last() { return {}; }
   template <std::size_t I>
-  auto& layer(Constant<I>) {
+  auto& node(Constant<I>) {
     return std::get<I>(nodes_);
   }
   template <std::size_t I>
-  const auto& layer(Constant<I>) const {
+  const auto& node(Constant<I>) const {
     return std::get<I>(nodes_);
   }
 
@@ -435,31 +440,31 @@ class StaticNetwork<Scalar_, LayerList<Layers...>>
   /// freely, but keep their shapes: the network's widths do not change.
   template <std::size_t I>
   auto& parameters() {
-    return this->store_.layer(detail::Constant<I>{}).parameters();
+    return this->store_.node(detail::Constant<I>{}).parameters();
   }
   /// Parameters of layer I, read-only.
   template <std::size_t I>
   const auto& parameters() const {
-    return this->store_.layer(detail::Constant<I>{}).parameters();
+    return this->store_.node(detail::Constant<I>{}).parameters();
   }
   /// The gradients of layer I from the last backward() or train_step().
   template <std::size_t I>
   const auto& gradients() const {
-    return this->store_.layer(detail::Constant<I>{}).gradients();
+    return this->store_.node(detail::Constant<I>{}).gradients();
   }
   /// The settings of layer I (Dropout: its rate).
   template <std::size_t I>
   const auto& settings() const {
-    return this->store_.layer(detail::Constant<I>{}).settings();
+    return this->store_.node(detail::Constant<I>{}).settings();
   }
   /// The state of layer I (BatchNorm: its running statistics; Dropout: its generator).
   template <std::size_t I>
   auto& state() {
-    return this->store_.layer(detail::Constant<I>{}).state();
+    return this->store_.node(detail::Constant<I>{}).state();
   }
   template <std::size_t I>
   const auto& state() const {
-    return this->store_.layer(detail::Constant<I>{}).state();
+    return this->store_.node(detail::Constant<I>{}).state();
   }
 
  private:

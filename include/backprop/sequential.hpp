@@ -47,6 +47,7 @@ class DynamicStore {
   using Scalar = Scalar_;
   using Input = Eigen::Ref<const Eigen::MatrixX<Scalar>>;
   static constexpr const char* name = "Sequential";
+  static constexpr std::string_view where = "backprop::Sequential";
   static constexpr int inputs = Dynamic;
   static constexpr int outputs = Dynamic;
 
@@ -92,8 +93,8 @@ class DynamicStore {
   }
   std::size_t last() const { return layers_.size() - 1; }
 
-  AnyLayer<Scalar>& layer(std::size_t i) { return *layers_[i]; }
-  const AnyLayer<Scalar>& layer(std::size_t i) const { return *layers_[i]; }
+  AnyLayer<Scalar>& node(std::size_t i) { return *layers_[i]; }
+  const AnyLayer<Scalar>& node(std::size_t i) const { return *layers_[i]; }
   void resize(Workspace<Dynamic>& ws, Index rows) const {
     if (ws.size() != layers_.size()) {  // a layer was added since: start afresh
       ws.clear();
@@ -143,7 +144,8 @@ class DynamicStore {
 
 }  // namespace detail
 
-/// A feedforward network whose layers are chosen at run time, in Scalar.
+/// A feedforward network whose layers are chosen at run time, in Scalar. Its builders are defined
+/// outside the class, so that the compiled mode (compiled.hpp) compiles them once.
 template <std::floating_point Scalar_>
 class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
   using Store = detail::DynamicStore<Scalar_>;
@@ -159,13 +161,9 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
   using Input = typename Store::Input;
 
   /// A network of `inputs` inputs and no layers yet.
-  explicit Sequential(Index inputs) : Engine(Store(checked_width(inputs, "inputs"))) {
-    shape_ = {inputs, 1, 1};
-  }
+  explicit Sequential(Index inputs);
   /// A network of image inputs, channels x height x width each, as rows (shape.hpp).
-  explicit Sequential(const Shape& input) : Sequential(checked_shape(input).size()) {
-    shape_ = input;
-  }
+  explicit Sequential(const Shape& input);
 
   /// Appends a layer of kind L (of run-time sizes) with `outputs` outputs and the given settings:
   /// add<Dropout<>>(64, {.rate = 0.2, .seed = 7}). Throws ShapeError or ArgumentError, and adds
@@ -189,34 +187,19 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
 
   /// Appends Dense(width of the last layer -> units) with the activation, its weights as init.hpp's
   /// default_initialize gives them until initialize(): add_dense(10, Softmax{}).
-  Sequential& add_dense(Index units, AnyActivation activation, Bias bias = Bias::on) {
-    if (bias == Bias::on)
-      return add<Dense<Dynamic, Dynamic, AnyActivation, Bias::on>>(units, {activation});
-    return add<Dense<Dynamic, Dynamic, AnyActivation, Bias::off>>(units, {activation});
-  }
+  Sequential& add_dense(Index units, AnyActivation activation, Bias bias = Bias::on);
   /// The same with activation A: add_dense<ReLU>(256).
   template <ActivationFunction A>
   Sequential& add_dense(Index units, Bias bias = Bias::on) {
     return add_dense(units, A{}, bias);
   }
   /// The same with the activation named ("relu", "softmax", ...): one of BuiltinActivations.
-  Sequential& add_dense(Index units, std::string_view activation, Bias bias = Bias::on) {
-    const ActivationNames names = ActivationNames::of(BuiltinActivations{});
-    const auto found = names.find(activation);
-    if (!found)
-      throw ArgumentError("backprop::Sequential::add_dense: " + names.unknown(activation));
-    return add_dense(units, *found, bias);
-  }
+  Sequential& add_dense(Index units, std::string_view activation, Bias bias = Bias::on);
 
   /// Appends Conv2D with `filters` filters of size `kernel` over the last shape, then the
   /// activation.
   Sequential& add_conv2d(Index filters, Window kernel, Window stride, Window padding,
-                         AnyActivation activation, Bias bias = Bias::on) {
-    const Conv2DSettings g{shape_, filters, kernel, stride, padding};
-    const Index outputs = g.output().size();
-    if (bias == Bias::on) return add<Conv2D<AnyActivation, Bias::on>>(outputs, {g, activation});
-    return add<Conv2D<AnyActivation, Bias::off>>(outputs, {g, activation});
-  }
+                         AnyActivation activation, Bias bias = Bias::on);
   /// The same with activation A: add_conv2d<ReLU>(32, {3, 3}, {1, 1}, {1, 1}).
   template <ActivationFunction A = ReLU>
   Sequential& add_conv2d(Index filters, Window kernel, Window stride = {1, 1},
@@ -224,36 +207,20 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
     return add_conv2d(filters, kernel, stride, padding, A{}, bias);
   }
   /// Appends MaxPool2D: the maximum of each window (the stride is the window unless given).
-  Sequential& add_max_pool2d(Window window = {2, 2}, std::optional<Window> stride = {}) {
-    const Pool2DSettings s{shape_, window, stride.value_or(window)};
-    return add<MaxPool2D>(s.output().size(), s);
-  }
+  Sequential& add_max_pool2d(Window window = {2, 2}, std::optional<Window> stride = {});
   /// Appends AvgPool2D: the mean of each window (the stride is the window unless given).
-  Sequential& add_avg_pool2d(Window window = {2, 2}, std::optional<Window> stride = {}) {
-    const Pool2DSettings s{shape_, window, stride.value_or(window)};
-    return add<AvgPool2D>(s.output().size(), s);
-  }
-  /// Appends BatchNorm over the last shape: per channel, or per value after a dense layer.
-  Sequential& add_batch_norm(double momentum = 0.1, double epsilon = 1e-5) {
-    return add<BatchNorm>(shape_.size(), BatchNormSettings{shape_, momentum, epsilon});
-  }
+  Sequential& add_avg_pool2d(Window window = {2, 2}, std::optional<Window> stride = {});
   /// Appends the mean of each channel over the whole image: channels outputs.
-  Sequential& add_global_avg_pool() {
-    const Window all{shape_.height, shape_.width};
-    return add_avg_pool2d(all, all);
-  }
+  Sequential& add_global_avg_pool();
+  /// Appends BatchNorm over the last shape: per channel, or per value after a dense layer.
+  Sequential& add_batch_norm(double momentum = 0.1, double epsilon = 1e-5);
 
   /// Appends a fixed affine map of the last width (layers/rescale.hpp): first, it scales raw rows
   /// as the training data was (Rescaling::transform(scaler)); last, it turns answers into the
   /// targets' units (Rescaling::inverse_transform(scaler)).
-  Sequential& add_rescale(const Rescaling& map) {
-    return add<Rescale<>>(this->widths().back(), map);
-  }
-
+  Sequential& add_rescale(const Rescaling& map);
   /// Appends inverted dropout of the given rate, its masks drawn from `seed`.
-  Sequential& add_dropout(double rate, std::uint64_t seed = 0) {
-    return add<Dropout<>>(this->widths().back(), {rate, seed});
-  }
+  Sequential& add_dropout(double rate, std::uint64_t seed = 0);
 
  private:
   static const Shape& checked_shape(const Shape& shape) {
@@ -262,15 +229,86 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
                           " must be positive and hold at most 2^31 values");
     return shape;
   }
-
-  Shape shape_;
-
   static Index checked_width(Index width, const char* what) {
     if (width < 1)
       throw ArgumentError("backprop::Sequential: " + std::string(what) +
                           " must be at least 1, got " + std::to_string(width));
     return width;
   }
+
+  Shape shape_;
 };
+
+template <std::floating_point Scalar>
+Sequential<Scalar>::Sequential(Index inputs) : Engine(Store(checked_width(inputs, "inputs"))) {
+  shape_ = {inputs, 1, 1};
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>::Sequential(const Shape& input) : Sequential(checked_shape(input).size()) {
+  shape_ = input;
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_dense(Index units, AnyActivation activation,
+                                                  Bias bias) {
+  if (bias == Bias::on)
+    return add<Dense<Dynamic, Dynamic, AnyActivation, Bias::on>>(units, {activation});
+  return add<Dense<Dynamic, Dynamic, AnyActivation, Bias::off>>(units, {activation});
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_dense(Index units, std::string_view activation,
+                                                  Bias bias) {
+  const ActivationNames names = ActivationNames::of(BuiltinActivations{});
+  const auto found = names.find(activation);
+  if (!found) throw ArgumentError("backprop::Sequential::add_dense: " + names.unknown(activation));
+  return add_dense(units, *found, bias);
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_conv2d(Index filters, Window kernel, Window stride,
+                                                   Window padding, AnyActivation activation,
+                                                   Bias bias) {
+  const Conv2DSettings g{shape_, filters, kernel, stride, padding};
+  const Index outputs = g.output().size();
+  if (bias == Bias::on) return add<Conv2D<AnyActivation, Bias::on>>(outputs, {g, activation});
+  return add<Conv2D<AnyActivation, Bias::off>>(outputs, {g, activation});
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_max_pool2d(Window window,
+                                                       std::optional<Window> stride) {
+  const Pool2DSettings s{shape_, window, stride.value_or(window)};
+  return add<MaxPool2D>(s.output().size(), s);
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_avg_pool2d(Window window,
+                                                       std::optional<Window> stride) {
+  const Pool2DSettings s{shape_, window, stride.value_or(window)};
+  return add<AvgPool2D>(s.output().size(), s);
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_global_avg_pool() {
+  const Window all{shape_.height, shape_.width};
+  return add_avg_pool2d(all, all);
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_batch_norm(double momentum, double epsilon) {
+  return add<BatchNorm>(shape_.size(), BatchNormSettings{shape_, momentum, epsilon});
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_rescale(const Rescaling& map) {
+  return add<Rescale<>>(this->widths().back(), map);
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_dropout(double rate, std::uint64_t seed) {
+  return add<Dropout<>>(this->widths().back(), {rate, seed});
+}
 
 }  // namespace backprop

@@ -2,7 +2,7 @@
 // or backprop::mpi: then inside mpi::run, on however many ranks it is started).
 #include <backprop/backprop.hpp>
 #ifdef BACKPROP_WITH_MPI
-#include <backprop/mpi.hpp>
+#include <backprop/parallel/mpi.hpp>
 #endif
 
 #include <iostream>

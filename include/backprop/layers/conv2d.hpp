@@ -31,8 +31,8 @@
 #include "../any_activation.hpp"
 #include "../config.hpp"
 #include "../init.hpp"
+#include "../parallel/threads.hpp"
 #include "../shape.hpp"
-#include "../threads.hpp"
 #include "dense.hpp"
 #include "protocol.hpp"
 

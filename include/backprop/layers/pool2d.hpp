@@ -21,8 +21,8 @@
 #include <Eigen/Core>
 
 #include "../config.hpp"
+#include "../parallel/threads.hpp"
 #include "../shape.hpp"
-#include "../threads.hpp"
 #include "protocol.hpp"
 
 namespace backprop {

@@ -26,7 +26,7 @@
 #include <omp.h>
 #endif
 
-#include "config.hpp"
+#include "../config.hpp"
 
 #if defined(BACKPROP_OPENBLAS)
 /// OpenBLAS's own thread controls (cblas.h declares them too).
