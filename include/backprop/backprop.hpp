@@ -28,6 +28,8 @@
 #include "io/optimizer_file.hpp"  // save_optimizer, load_optimizer
 #include "train.hpp"              // fit(), FitOptions, History
 
+#include "compiled.hpp"  // with BACKPROP_COMPILED: what backprop::compiled holds, declared extern
+
 /// \namespace backprop
 /// Everything of backprop; backprop::detail holds what its headers share and users need not.
 

@@ -34,6 +34,19 @@
 #define BACKPROP_COLD
 #endif
 
+// The compiled mode (compiled.hpp). A program that defines BACKPROP_COMPILED in every translation
+// unit (CMake: link backprop::compiled) reads, at the end of <backprop/backprop.hpp>, explicit
+// instantiation declarations of the run-time network, fit, the model files and the readers for
+// float and double, so that no unit compiles them; the one unit that also defines
+// BACKPROP_IMPLEMENTATION compiles them, once. Without either, the library is header-only.
+#if defined(BACKPROP_IMPLEMENTATION)
+#define BACKPROP_INSTANTIATE(...) template __VA_ARGS__;
+#elif defined(BACKPROP_COMPILED)
+#define BACKPROP_INSTANTIATE(...) extern template __VA_ARGS__;
+#else
+#define BACKPROP_INSTANTIATE(...)
+#endif
+
 namespace backprop {
 
 /// Sizes and indices, as Eigen's.
