@@ -79,7 +79,7 @@ def build(build_dir):
     blas = os.path.exists("/usr/include/x86_64-linux-gnu/cblas.h") or shutil.which("pkg-config") and \
         subprocess.run(["pkg-config", "--exists", "openblas"]).returncode == 0
     run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DBACKPROP_BUILD_TESTS=OFF",
-         "-DBACKPROP_NATIVE=ON", f"-DBACKPROP_USE_BLAS={'ON' if blas else 'OFF'}"],
+         "-DBACKPROP_NATIVE=ON", "-DBACKPROP_BUILD_BENCHMARKS=ON", f"-DBACKPROP_USE_BLAS={'ON' if blas else 'OFF'}"],
         stdout=subprocess.DEVNULL)
     targets = ["backprop_peer", "tutorial_step", "mlp_step", "cnn_step", "fashion_mnist"] + (
         ["backprop_peer_blas", "mlp_step_blas"] if blas else [])
@@ -328,7 +328,7 @@ def scaling(build_dir):
     if not shutil.which("mpiexec"):
         return skip("MPI scaling", "apt-get install libopenmpi-dev openmpi-bin")
     run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DBACKPROP_BUILD_TESTS=OFF",
-         "-DBACKPROP_NATIVE=ON"], stdout=subprocess.DEVNULL)
+         "-DBACKPROP_NATIVE=ON", "-DBACKPROP_BUILD_BENCHMARKS=ON"], stdout=subprocess.DEVNULL)
     run(["cmake", "--build", build_dir, "-j", str(os.cpu_count()), "--target", "data_parallel_step"])
     binary = os.path.join(build_dir, "benchmarks", "data_parallel_step")
     outputs = {n: output_of(["mpiexec", "-n", str(n), binary], env=MPI_ENV) for n in (1, 2)}

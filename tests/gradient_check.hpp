@@ -2,9 +2,10 @@
 // it, with and without bias, compile-time and dynamic sizes, in float or double.
 //
 // The analytic gradient comes from Network::backward in the scalar under test. The numeric one
-// comes from central differences of Network::loss on a double copy of the same network (same
-// weights, rounded to the tested scalar), so a float network is checked against an accurate
-// reference rather than against float's own noisy differences.
+// comes from central differences of the loss of a double copy of the same network (same weights,
+// rounded to the tested scalar), so a float network is checked against an accurate reference
+// rather than against float's own noisy differences. The copy is a Sequential, whose layers are
+// compiled once, whatever the activation.
 #pragma once
 
 #include <string>
@@ -57,7 +58,6 @@ void check_network_gradient() {
   using Hidden = Dense<size(in), size(hidden), Act, B>;
   using Output = Dense<size(hidden), size(out), Act, B>;
   using Net = Network<S, Hidden, Output>;
-  using Reference = Network<double, Hidden, Output>;
 
   INFO(std::string(Act::name) << " with " << L::name << (B == Bias::on ? ", bias" : ", no bias")
                               << (Fixed ? ", compile-time sizes, " : ", dynamic sizes, ")
@@ -76,7 +76,9 @@ void check_network_gradient() {
   const YS ys = y.cast<S>();
   net.backward(xs, ys, L{});
 
-  Reference reference({in, hidden, out});
+  // The reference is the same network composed at run time, in double.
+  Sequential<double> reference(in);
+  reference.add_dense(hidden, Act{}, B).add_dense(out, Act{}, B);
   const auto from = parameter_blocks(net);
   const auto to = parameter_blocks(reference);
   for (std::size_t k = 0; k < from.size(); ++k)

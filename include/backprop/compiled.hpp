@@ -12,30 +12,38 @@
 // network and fit, model and optimizer files, and the CSV and IDX readers. A Network, whose layers
 // are the program's own types, is compiled where it is used, as in the header-only mode.
 //
-// The compiled part and the program must see the same Eigen vectorization (the same -march):
-// the sizes and alignment of Eigen's objects depend on it. A program built otherwise does not
-// link, naming the alignment it was built for (backprop_compiled_for_alignment_N).
+// The compiled part and the program must see the same Eigen vectorization (the same -march) and
+// product backend (backprop::blas or not): the alignment of Eigen's objects and its products
+// depend on them. A program built otherwise does not link, and the missing name says what it was
+// built for: backprop_compiled_for_alignment_64_eigen.
 #pragma once
 
 #include "backprop.hpp"
 
 #if defined(BACKPROP_COMPILED) || defined(BACKPROP_IMPLEMENTATION)
 
-#define BACKPROP_ALIGNMENT_NAME_(n) backprop_compiled_for_alignment_##n
-#define BACKPROP_ALIGNMENT_NAME(n) BACKPROP_ALIGNMENT_NAME_(n)
+// The name of a function that only a compiled part of this Eigen alignment and product backend
+// defines: backprop_compiled_for_alignment_64_eigen, ..._32_openblas.
+#if defined(BACKPROP_OPENBLAS)
+#define BACKPROP_COMPILED_CHECK_(n) backprop_compiled_for_alignment_##n##_openblas
+#else
+#define BACKPROP_COMPILED_CHECK_(n) backprop_compiled_for_alignment_##n##_eigen
+#endif
+#define BACKPROP_COMPILED_CHECK(n) BACKPROP_COMPILED_CHECK_(n)
 
 namespace backprop::detail {
 
-/// Defined by the compiled part, for the alignment it was built with; referred to by every unit.
-int BACKPROP_ALIGNMENT_NAME(EIGEN_MAX_ALIGN_BYTES)();
+/// Defined by the compiled part, for the alignment and backend it was built with; referred to by
+/// every other unit, which then does not link with a part built otherwise.
+int BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BYTES)();
 #if defined(BACKPROP_IMPLEMENTATION)
 #if !defined(BACKPROP_IMPLEMENTATION_PART) || BACKPROP_IMPLEMENTATION_PART == 1
-int BACKPROP_ALIGNMENT_NAME(EIGEN_MAX_ALIGN_BYTES)() {
+int BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BYTES)() {
   return EIGEN_MAX_ALIGN_BYTES;
 }
 #endif
 #else
-inline const int compiled_alignment = BACKPROP_ALIGNMENT_NAME(EIGEN_MAX_ALIGN_BYTES)();
+inline const int compiled_alignment = BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BYTES)();
 #endif
 
 }  // namespace backprop::detail
@@ -43,34 +51,67 @@ inline const int compiled_alignment = BACKPROP_ALIGNMENT_NAME(EIGEN_MAX_ALIGN_BY
 namespace backprop {
 
 // The run-time network, its layers, and what reads them from files.
-#define BACKPROP_RUN_TIME_NETWORK(S)                                                              \
-  BACKPROP_INSTANTIATE(class Sequential<S>)                                                       \
-  BACKPROP_INSTANTIATE(                                                                           \
-      class detail::LayerModel<Dense<Dynamic, Dynamic, AnyActivation, Bias::on>, S>)              \
-  BACKPROP_INSTANTIATE(                                                                           \
-      class detail::LayerModel<Dense<Dynamic, Dynamic, AnyActivation, Bias::off>, S>)             \
-  BACKPROP_INSTANTIATE(class detail::LayerModel<Conv2D<AnyActivation, Bias::on>, S>)              \
-  BACKPROP_INSTANTIATE(class detail::LayerModel<Conv2D<AnyActivation, Bias::off>, S>)             \
-  BACKPROP_INSTANTIATE(class detail::LayerModel<Dropout<>, S>)                                    \
-  BACKPROP_INSTANTIATE(class detail::LayerModel<Rescale<>, S>)                                    \
-  BACKPROP_INSTANTIATE(class detail::LayerModel<MaxPool2D, S>)                                    \
-  BACKPROP_INSTANTIATE(class detail::LayerModel<AvgPool2D, S>)                                    \
-  BACKPROP_INSTANTIATE(class detail::LayerModel<BatchNorm, S>)                                    \
-  BACKPROP_INSTANTIATE(class detail::Trainer<Sequential<S>>)                                      \
-  BACKPROP_INSTANTIATE(                                                                           \
-      std::vector<std::uint8_t> io::serialize(const Sequential<S>&, const ModelExtras&))          \
-  BACKPROP_INSTANTIATE(io::ParsedModel<S> io::parse<S, BuiltinActivations, BuiltinLayers>(        \
-      const std::vector<std::uint8_t>&, const std::string&))                                      \
-  BACKPROP_INSTANTIATE(                                                                           \
-      void io::apply(const io::ParsedModel<S>&, Sequential<S>&, const std::string&))              \
-  BACKPROP_INSTANTIATE(                                                                           \
-      void save_model(const Sequential<S>&, const std::filesystem::path&, const ModelExtras&))    \
-  BACKPROP_INSTANTIATE(void load_model<BuiltinActivations, BuiltinLayers>(                        \
-      Sequential<S>&, const std::filesystem::path&, ModelExtras*))                                \
-  BACKPROP_INSTANTIATE(Sequential<S> load_sequential<S, BuiltinActivations, BuiltinLayers>(       \
-      const std::filesystem::path&, ModelExtras*))                                                \
-  BACKPROP_INSTANTIATE(CsvData<S> read_csv(std::istream&, const std::string&, const CsvOptions&)) \
-  BACKPROP_INSTANTIATE(CsvData<S> read_csv(const std::filesystem::path&, const CsvOptions&))      \
+#define BACKPROP_IN(S) Eigen::Ref<const Eigen::Matrix<S, Dynamic, Dynamic>>
+#define BACKPROP_ENGINE(S) BasicNetwork<detail::DynamicStore<S>>
+#define BACKPROP_RUN_TIME_NETWORK(S)                                                               \
+  BACKPROP_INSTANTIATE(class BACKPROP_ENGINE(S))                                                   \
+  BACKPROP_INSTANTIATE(Eigen::Matrix<S, Dynamic, Dynamic> BACKPROP_ENGINE(                         \
+      S)::predict_rows<BACKPROP_IN(S)>(const BACKPROP_IN(S)&) const)                               \
+  BACKPROP_INSTANTIATE(S BACKPROP_ENGINE(S)::loss_rows<BACKPROP_IN(S), BACKPROP_IN(S), AnyLoss<S>, \
+                                                       detail::OutputRef<S>>(                      \
+      const BACKPROP_IN(S)&, const BACKPROP_IN(S)&, const AnyLoss<S>&, detail::OutputRef<S>&)      \
+                           const)                                                                  \
+  BACKPROP_INSTANTIATE(                                                                            \
+      S BACKPROP_ENGINE(S)::train_rows<BACKPROP_IN(S), BACKPROP_IN(S), AnyLoss<S>,                 \
+                                       OptimizerRef<S>, detail::OutputRef<S>>(                     \
+          const char*, const BACKPROP_IN(S)&, const BACKPROP_IN(S)&, const AnyLoss<S>&,            \
+          OptimizerRef<S>&, detail::OutputRef<S>&))                                                \
+  BACKPROP_INSTANTIATE(                                                                            \
+      S BACKPROP_ENGINE(S)::train_rows<BACKPROP_IN(S), BACKPROP_IN(S), AnyLoss<S>,                 \
+                                       detail::NoUpdate, detail::OutputRef<S>>(                    \
+          const char*, const BACKPROP_IN(S)&, const BACKPROP_IN(S)&, const AnyLoss<S>&,            \
+          detail::NoUpdate&, detail::OutputRef<S>&))                                               \
+  BACKPROP_INSTANTIATE(class Sequential<S>)                                                        \
+  BACKPROP_INSTANTIATE(                                                                            \
+      class detail::LayerModel<Dense<Dynamic, Dynamic, AnyActivation, Bias::on>, S>)               \
+  BACKPROP_INSTANTIATE(                                                                            \
+      class detail::LayerModel<Dense<Dynamic, Dynamic, AnyActivation, Bias::off>, S>)              \
+  BACKPROP_INSTANTIATE(class detail::LayerModel<Conv2D<AnyActivation, Bias::on>, S>)               \
+  BACKPROP_INSTANTIATE(class detail::LayerModel<Conv2D<AnyActivation, Bias::off>, S>)              \
+  BACKPROP_INSTANTIATE(class detail::LayerModel<Dropout<>, S>)                                     \
+  BACKPROP_INSTANTIATE(class detail::LayerModel<Rescale<>, S>)                                     \
+  BACKPROP_INSTANTIATE(class detail::LayerModel<MaxPool2D, S>)                                     \
+  BACKPROP_INSTANTIATE(class detail::LayerModel<AvgPool2D, S>)                                     \
+  BACKPROP_INSTANTIATE(class detail::LayerModel<BatchNorm, S>)                                     \
+  BACKPROP_INSTANTIATE(class detail::Trainer<S>)                                                   \
+  BACKPROP_INSTANTIATE(S detail::network_train_step<Sequential<S>>(                                \
+      void*, const BACKPROP_IN(S)&, const BACKPROP_IN(S)&, const AnyLoss<S>&, OptimizerRef<S>&,    \
+      detail::OutputRef<S>&))                                                                      \
+  BACKPROP_INSTANTIATE(S detail::network_backward<Sequential<S>>(                                  \
+      void*, const BACKPROP_IN(S)&, const BACKPROP_IN(S)&, const AnyLoss<S>&,                      \
+      detail::OutputRef<S>&))                                                                      \
+  BACKPROP_INSTANTIATE(S detail::network_loss<Sequential<S>>(                                      \
+      const void*, const BACKPROP_IN(S)&, const BACKPROP_IN(S)&, const AnyLoss<S>&,                \
+      detail::OutputRef<S>&))                                                                      \
+  BACKPROP_INSTANTIATE(                                                                            \
+      void detail::network_parameters<Sequential<S>>(void*, detail::ParameterVisitor<S>&))         \
+  BACKPROP_INSTANTIATE(LayerInfo detail::network_layer<Sequential<S>>(const void*, std::size_t))   \
+  BACKPROP_INSTANTIATE(                                                                            \
+      std::vector<std::uint8_t> io::serialize(const Sequential<S>&, const ModelExtras&))           \
+  BACKPROP_INSTANTIATE(io::ParsedModel<S> io::detail::parse_model<S, BuiltinLayers>(               \
+      const std::vector<std::uint8_t>&, const std::string&, const ActivationNames&))               \
+  BACKPROP_INSTANTIATE(io::ParsedModel<S> io::parse<S, BuiltinActivations, BuiltinLayers>(         \
+      const std::vector<std::uint8_t>&, const std::string&))                                       \
+  BACKPROP_INSTANTIATE(                                                                            \
+      void io::apply(const io::ParsedModel<S>&, Sequential<S>&, const std::string&))               \
+  BACKPROP_INSTANTIATE(                                                                            \
+      void save_model(const Sequential<S>&, const std::filesystem::path&, const ModelExtras&))     \
+  BACKPROP_INSTANTIATE(void load_model<BuiltinActivations, BuiltinLayers>(                         \
+      Sequential<S>&, const std::filesystem::path&, ModelExtras*))                                 \
+  BACKPROP_INSTANTIATE(Sequential<S> load_sequential<S, BuiltinActivations, BuiltinLayers>(        \
+      const std::filesystem::path&, ModelExtras*))                                                 \
+  BACKPROP_INSTANTIATE(CsvData<S> read_csv(std::istream&, const std::string&, const CsvOptions&))  \
+  BACKPROP_INSTANTIATE(CsvData<S> read_csv(const std::filesystem::path&, const CsvOptions&))       \
   BACKPROP_INSTANTIATE(Eigen::Matrix<S, Dynamic, Dynamic> read_idx(const std::filesystem::path&))
 
 // An activation's functions for the run-time layers.
@@ -104,7 +145,7 @@ namespace backprop {
   BACKPROP_INSTANTIATE(std::int64_t detail::optimizer_steps<O>(const void*))             \
   BACKPROP_INSTANTIATE(void detail::optimizer_check<O, detail::ParameterShapes>(         \
       const void*, const detail::ParameterShapes&))                                      \
-  BACKPROP_INSTANTIATE(void detail::optimizer_broadcast<O>(void*, Collective&, int))     \
+  BACKPROP_INSTANTIATE(void detail::share_state<O>(void*, Collective&, int))             \
   BACKPROP_INSTANTIATE(void save_optimizer(const O&, const std::filesystem::path&))      \
   BACKPROP_INSTANTIATE(void load_optimizer(O&, const std::filesystem::path&))
 
@@ -147,6 +188,8 @@ BACKPROP_COMPILED_SCALAR(double)
 #undef BACKPROP_LOSS_OF_ANY_SCALAR
 #undef BACKPROP_ACTIVATION
 #undef BACKPROP_RUN_TIME_NETWORK
+#undef BACKPROP_ENGINE
+#undef BACKPROP_IN
 
 }  // namespace backprop
 

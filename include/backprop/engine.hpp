@@ -43,7 +43,11 @@ namespace backprop {
 ///   Workspace<Batch>, resize(ws, rows), at(ws, i)   a workspace per layer for Batch rows
 ///   on_stack<Batch>, training_workspace(rows)       a step on the stack, or in one kept
 ///   input(i, x, ws), below(i, f, otherwise)         X or the output below; f(i - 1) or otherwise()
-///   adapt(x)                          X as the layers take it (the run-time store: an Eigen::Ref)
+///   adapt(x), loss_of(l), optimizer_of(o), output_of(f)   X, the loss, the optimizer and an
+///                                     output callback as the layers and steps take them: the
+///                                     run-time store holds them as values (an Eigen::Ref, AnyLoss,
+///                                     OptimizerRef, OutputRef), so its steps are compiled once
+///   Output<Batch>                     what predict returns for Batch rows
 ///   check_ready(function), output_activation(), fits<L>   whether the output can compute
 template <class S>
 concept LayerStore = requires(S& s, const S& c, const char* function, Index rows) {
@@ -75,6 +79,27 @@ struct NoUpdate {
   void begin_step() {}
   template <class P, class G>
   void update(std::size_t, P&, const G&) {}
+};
+
+/// f(A, Y) by reference, for a run-time network's steps, which are compiled once whatever f is:
+/// A, the network's output, and Y, the rows of the targets it answers.
+template <class Scalar>
+class OutputRef {
+ public:
+  using Input = Eigen::Ref<const Eigen::Matrix<Scalar, Dynamic, Dynamic>>;
+
+  template <class F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, OutputRef>) explicit OutputRef(F& f)
+      : f_(&f), call_(&call<F>) {}
+  void operator()(const Input& a, const Input& y) const { call_(f_, a, y); }
+
+ private:
+  template <class F>
+  static void call(void* f, const Input& a, const Input& y) {
+    (*static_cast<F*>(f))(a, y);
+  }
+  void* f_;
+  void (*call_)(void*, const Input&, const Input&);
 };
 
 /// The optimizer's updates of parameter matrices in slot order from `slot`, each with the gradient
@@ -122,17 +147,9 @@ class BasicNetwork {
 
   /// X: (batch, inputs)  ->  (batch, outputs), in blocks of inference_block rows.
   template <class X>
-  auto predict(const Eigen::MatrixBase<X>& x_) const {
+  auto predict(const Eigen::MatrixBase<X>& x) const {
     check_scalar<X>();
-    decltype(auto) x = store_.adapt(x_);
-    check_input(x, "predict");
-    using Workspace = typename Store::template Workspace<X::RowsAtCompileTime>;
-    std::remove_cvref_t<decltype(store_.at(std::declval<Workspace&>(), store_.last()).A)> output;
-    output.resize(x.rows(), store_.widths().back());
-    for_each_block(x, [&](const auto& ws, Index first, Index rows) {
-      output.middleRows(first, rows) = store_.at(ws, store_.last()).A;
-    });
-    return output;
+    return predict_rows(store_.adapt(x));
   }
   /// The rows that predict and loss compute at a time, so that what a layer keeps per row (a
   /// convolution's im2col) stays bounded whatever the size of X.
@@ -141,21 +158,11 @@ class BasicNetwork {
   /// The loss of the current parameters on (X, Y), without gradients (and without dropout), in
   /// blocks as predict. on_output(A, Y), if given, sees the output of each block and its rows of Y.
   template <class X, class Y, Loss L, class OnOutput = detail::IgnoreOutput>
-  Scalar loss(const Eigen::MatrixBase<X>& x_, const Eigen::MatrixBase<Y>& y_, const L& criterion,
+  Scalar loss(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y, const L& criterion,
               OnOutput&& on_output = {}) const {
     check_scalar<X, Y>();
-    decltype(auto) x = store_.adapt(x_);
-    decltype(auto) y = store_.adapt(y_);
-    check_data(x, y, criterion, "loss");
-    const bool fused = detail::fuses(criterion, store_.output_activation());
-    LossTotal total(criterion.averages);
-    for_each_block(x, [&](const auto& ws, Index first, Index rows) {
-      const auto& out = store_.at(ws, store_.last());
-      const auto targets = y.middleRows(first, rows);
-      on_output(out.A, targets);
-      total.add(detail::output_loss(criterion, fused, out.Z, out.A, targets), rows);
-    });
-    return static_cast<Scalar>(total.value());
+    decltype(auto) output = store_.output_of(on_output);
+    return loss_rows(store_.adapt(x), store_.adapt(y), store_.loss_of(criterion), output);
   }
 
   /// X: (batch, inputs)  Y: (batch, outputs)  ->  the loss, and its gradient with respect to every
@@ -223,7 +230,9 @@ class BasicNetwork {
   /// The number of trainable scalars.
   Index parameter_count() const {
     Index n = 0;
-    store_.for_each([&](auto i) { n += store_.node(i).info().parameters; });
+    store_.for_each([&](auto i) {
+      store_.node(i).for_each_tensor([&](const auto& p, const auto&) { n += p.size(); });
+    });
     return n;
   }
   /// The number of parameter matrices, which is the number of optimizer slots.
@@ -320,22 +329,26 @@ class BasicNetwork {
     }
   }
 
-  /// backward and train_step: check, then the step, on the stack where its sizes are fixed and
-  /// small, else in the workspace the store keeps.
+  /// backward and train_step: X, Y, the loss, the optimizer and on_output as the store takes them.
   template <class X, class Y, class L, class O, class OnOutput>
-  Scalar train(const char* function, const Eigen::MatrixBase<X>& x_, const Eigen::MatrixBase<Y>& y_,
+  Scalar train(const char* function, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
                const L& criterion, O& optimizer, OnOutput& on_output) {
     check_scalar<X, Y>();
-    decltype(auto) x = store_.adapt(x_);
-    decltype(auto) y = store_.adapt(y_);
-    check_data(x, y, criterion, function);
-    if constexpr (requires { optimizer.check(*this); }) optimizer.check(*this);
-    constexpr int rows = X::RowsAtCompileTime;
-    if constexpr (Store::template on_stack<rows>)
-      return step_on_stack<rows>(x, y, criterion, optimizer, on_output);
-    else
-      return step(store_.training_workspace(x.rows()), x, y, criterion, optimizer, on_output);
+    decltype(auto) erased = store_.optimizer_of(optimizer);
+    decltype(auto) output = store_.output_of(on_output);
+    return train_rows(function, store_.adapt(x), store_.adapt(y), store_.loss_of(criterion), erased,
+                      output);
   }
+
+  // The implementations, given what the store takes: defined outside the class, so that the
+  // compiled mode (compiled.hpp) compiles a Sequential's once.
+  template <class X>
+  typename Store::template Output<X::RowsAtCompileTime> predict_rows(const X& x) const;
+  template <class X, class Y, class L, class OnOutput>
+  Scalar loss_rows(const X& x, const Y& y, const L& criterion, OnOutput& on_output) const;
+  template <class X, class Y, class L, class O, class OnOutput>
+  Scalar train_rows(const char* function, const X& x, const Y& y, const L& criterion, O& optimizer,
+                    OnOutput& on_output);
 
   /// A step whose every size is fixed and small (the tutorial's), compiled as one function: its
   /// values can then stay in registers from layer to layer, as in hand-written code.
@@ -391,5 +404,53 @@ class BasicNetwork {
     return value;
   }
 };
+
+template <LayerStore Store>
+template <class X>
+typename Store::template Output<X::RowsAtCompileTime> BasicNetwork<Store>::predict_rows(
+    const X& x) const {
+  check_input(x, "predict");
+  typename Store::template Output<X::RowsAtCompileTime> output;
+  output.resize(x.rows(), store_.widths().back());
+  for_each_block(x, [&](const auto& ws, Index first, Index rows) {
+    output.middleRows(first, rows) = store_.at(ws, store_.last()).A;
+  });
+  return output;
+}
+
+template <LayerStore Store>
+template <class X, class Y, class L, class OnOutput>
+typename BasicNetwork<Store>::Scalar BasicNetwork<Store>::loss_rows(const X& x, const Y& y,
+                                                                    const L& criterion,
+                                                                    OnOutput& on_output) const {
+  check_data(x, y, criterion, "loss");
+  const bool fused = detail::fuses(criterion, store_.output_activation());
+  LossTotal total(criterion.averages);
+  for_each_block(x, [&](const auto& ws, Index first, Index rows) {
+    const auto& out = store_.at(ws, store_.last());
+    const auto targets = y.middleRows(first, rows);
+    on_output(out.A, targets);
+    total.add(detail::output_loss(criterion, fused, out.Z, out.A, targets), rows);
+  });
+  return static_cast<Scalar>(total.value());
+}
+
+template <LayerStore Store>
+template <class X, class Y, class L, class O, class OnOutput>
+typename BasicNetwork<Store>::Scalar BasicNetwork<Store>::train_rows(const char* function,
+                                                                     const X& x, const Y& y,
+                                                                     const L& criterion,
+                                                                     O& optimizer,
+                                                                     OnOutput& on_output) {
+  check_data(x, y, criterion, function);
+  if constexpr (requires { optimizer.check(*this); }) optimizer.check(*this);
+  // On the stack where the step's sizes are fixed and small, else in the workspace the store
+  // keeps.
+  constexpr int rows = X::RowsAtCompileTime;
+  if constexpr (Store::template on_stack<rows>)
+    return step_on_stack<rows>(x, y, criterion, optimizer, on_output);
+  else
+    return step(store_.training_workspace(x.rows()), x, y, criterion, optimizer, on_output);
+}
 
 }  // namespace backprop

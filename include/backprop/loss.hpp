@@ -319,9 +319,11 @@ void output_gradient(const L& loss, bool fused, Z& z, const A& a, const Y& y,
 template <class Scalar>
 void check_finite_loss(Scalar value, std::string_view loss) {
   if (!std::isfinite(value))
-    throw NumericError("backprop: the loss " + std::string(loss) + " is " + number_string(value) +
-                       "; nothing was updated (look for NaN or Inf in the data, or lower the "
-                       "learning rate)");
+    fail<NumericError>([&] {
+      return concat("backprop: the loss ", std::string(loss), " is ", number_string(value),
+                    "; nothing was updated (look for NaN or Inf in the data, or lower the "
+                    "learning rate)");
+    });
 }
 
 }  // namespace detail

@@ -355,10 +355,28 @@ class StaticStore {
       otherwise();
   }
 
-  /// X itself: the layers take any Eigen expression.
+  /// What predict returns for Batch rows: the last layer's A.
+  template <int Batch>
+  using Output =
+      std::remove_cvref_t<decltype(std::get<depth - 1>(std::declval<Workspace<Batch>&>()).A)>;
+
+  /// X, the loss, the optimizer and an output callback as they are: the compiler sees their types,
+  /// so that each step is compiled for them.
   template <class X>
   static const X& adapt(const Eigen::MatrixBase<X>& x) {
     return x.derived();
+  }
+  template <class L>
+  static const L& loss_of(const L& loss) {
+    return loss;
+  }
+  template <class O>
+  static O& optimizer_of(O& optimizer) {
+    return optimizer;
+  }
+  template <class F>
+  static F& output_of(F& f) {
+    return f;
   }
   /// Nothing to check at run time: the types have been checked.
   static void check_ready(const char*) {}

@@ -25,6 +25,7 @@
 
 #include "activation.hpp"
 #include "any_activation.hpp"
+#include "any_loss.hpp"
 #include "config.hpp"
 #include "engine.hpp"
 #include "layers/any_layer.hpp"
@@ -34,6 +35,7 @@
 #include "layers/dropout.hpp"
 #include "layers/pool2d.hpp"
 #include "layers/rescale.hpp"
+#include "optimizer_ref.hpp"
 #include "shape.hpp"
 
 namespace backprop {
@@ -118,11 +120,35 @@ class DynamicStore {
     i > 0 ? f(i - 1) : otherwise();
   }
 
+  /// What predict returns.
+  template <int Batch>
+  using Output = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+
   /// X as the layers take it: column-major matrices and their blocks of rows without a copy,
   /// anything else copied once.
   template <class X>
   static Input adapt(const Eigen::MatrixBase<X>& x) {
     return Input(x);
+  }
+  /// The loss, the optimizer and an output callback as values, so that the steps are compiled
+  /// once whatever they are (backward's no-update stays itself).
+  template <class L>
+  static AnyLoss<Scalar> loss_of(const L& loss) {
+    return loss;
+  }
+  template <class O>
+  static decltype(auto) optimizer_of(O& optimizer) {
+    if constexpr (std::is_same_v<O, NoUpdate>)
+      return (optimizer);
+    else
+      return OptimizerRef<Scalar>(optimizer);
+  }
+  template <class F>
+  static decltype(auto) output_of(F& f) {
+    if constexpr (std::is_same_v<F, OutputRef<Scalar>>)
+      return (f);
+    else
+      return OutputRef<Scalar>(f);
   }
   /// Throws unless the network can compute: it has layers, the last with an activation.
   void check_ready(const char* function) const {

@@ -12,7 +12,7 @@
 // Given options.collective, fit trains data-parallel: every member calls it with the same network,
 // data and options, and they train one model together (data_parallel.hpp says how, and what is
 // identical). fit is a thin front: the loop is fit/trainer.hpp's Trainer, compiled once per
-// network type, with the loss and the optimizer as values.
+// scalar, which holds the network, the loss and the optimizer as values.
 #pragma once
 
 #include <type_traits>
@@ -23,11 +23,11 @@
 #include "fit/data.hpp"
 #include "fit/early_stopping.hpp"
 #include "fit/history.hpp"
-#include "fit/optimizer_ref.hpp"
 #include "fit/options.hpp"
 #include "fit/trainer.hpp"
 #include "loss.hpp"
 #include "optimizer.hpp"
+#include "optimizer_ref.hpp"
 
 namespace backprop {
 
@@ -52,8 +52,11 @@ History fit(Net& net, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>&
   static_assert(
       std::is_same_v<typename X::Scalar, Scalar> && std::is_same_v<typename Y::Scalar, Scalar>,
       "fit: X and Y must have the network's scalar type (x.cast<float>())");
-  using Input = typename detail::Trainer<Net>::Input;
-  return detail::Trainer<Net>(net, criterion, optimizer, options).fit(Input(x), Input(y));
+  using Input = typename detail::Trainer<Scalar>::Input;
+  OptimizerRef<Scalar> shared(optimizer);
+  shared.set_share(&detail::share_state<O>);
+  return detail::Trainer<Scalar>(detail::NetworkRef<Scalar>(net), criterion, shared, options)
+      .fit(Input(x), Input(y));
 }
 
 }  // namespace backprop

@@ -1,5 +1,6 @@
 // The tutorial's 2-3-1 network, from a project that links backprop::backprop (or backprop::zlib,
-// or backprop::mpi: then inside mpi::run, on however many ranks it is started).
+// or backprop::mpi: then inside mpi::run, on however many ranks it is started; or
+// backprop::compiled: then a Sequential, trained by fit, from the compiled part).
 #include <backprop/backprop.hpp>
 #ifdef BACKPROP_WITH_MPI
 #include <backprop/parallel/mpi.hpp>
@@ -17,11 +18,19 @@ void tutorial() {
   scaler.fit(x);
   const Eigen::Matrix<double, 3, 2> scaled = scaler.transform(x);
   const Eigen::Vector3d y(0.92, 0.86, 0.89);
+  SGD sgd(1.0);
+#ifdef BACKPROP_COMPILED
+  Sequential<double> net(2);
+  net.add_dense<Sigmoid>(3, Bias::off).add_dense<Sigmoid>(1, Bias::off);
+  net.initialize(StandardNormal{1});
+  fit(net, scaled, y, HalfSumSquared{}, sgd,
+      {.epochs = 1000, .batch_size = 3, .shuffle = false, .verbosity = Verbosity::silent});
+#else
   Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off>> net{
       StandardNormal{1}};
-  SGD sgd(1.0);
   for (int i = 0; i < 1000; ++i)
     net.train_step(scaled, y, HalfSumSquared{}, sgd);
+#endif
   std::cout << "backprop " << BACKPROP_VERSION_STRING << ": predicted score "
             << 100 * net.predict(scaler.transform(Eigen::RowVector2d(4, 8)))(0);
 #ifdef BACKPROP_WITH_ZLIB

@@ -1,6 +1,7 @@
-// Trainer<Net>: fit()'s loop, one object per call, each step of it a member. It holds the loss and
-// the optimizer as values (AnyLoss, OptimizerRef), so that it is compiled once per network type
-// whatever loss and optimizer a program trains with.
+// Trainer<Scalar>: fit()'s loop, one object per call, each step of it a member. It holds the
+// network, the loss and the optimizer as values (NetworkRef, AnyLoss, OptimizerRef), so that it is
+// compiled once per scalar, whatever network, loss and optimizer a program trains with: a network
+// type brings only its own steps.
 //
 // Alone, a failed check throws at once; in a group of members (FitOptions::collective), every
 // member throws the first member's error at the next agreement, so that no member is left waiting
@@ -21,6 +22,7 @@
 #include "../any_loss.hpp"
 #include "../config.hpp"
 #include "../metrics.hpp"
+#include "../optimizer_ref.hpp"
 #include "../parallel/agreement.hpp"
 #include "../parallel/data_parallel.hpp"
 #include "../parallel/replicas.hpp"
@@ -29,20 +31,26 @@
 #include "data.hpp"
 #include "early_stopping.hpp"
 #include "history.hpp"
-#include "optimizer_ref.hpp"
+#include "network_ref.hpp"
 #include "options.hpp"
 
 namespace backprop::detail {
 
-/// fit's loop over a network of type Net.
-template <class Net>
+/// broadcast_state for an optimizer of type O behind a pointer: how fit shares the state of the
+/// optimizer it holds as an OptimizerRef.
+template <class O>
+void share_state(void* optimizer, Collective& group, int root) {
+  broadcast_state(*static_cast<O*>(optimizer), group, root);
+}
+
+/// fit's loop over a network of scalar Scalar.
+template <class Scalar>
 class Trainer {
  public:
-  using Scalar = typename Net::Scalar;
   using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
   using Input = Eigen::Ref<const Matrix>;
 
-  Trainer(Net& net, const AnyLoss<Scalar>& loss, OptimizerRef<Scalar> optimizer,
+  Trainer(NetworkRef<Scalar> net, const AnyLoss<Scalar>& loss, OptimizerRef<Scalar> optimizer,
           const FitOptions<Scalar>& options);
   /// Trains on X: (samples, inputs) and Y: (samples, outputs); the History of every epoch.
   History fit(const Input& x, const Input& y);
@@ -209,7 +217,7 @@ class Trainer {
                  format_number(best.validation->loss, std::chars_format::general, 4) + ")");
   }
 
-  Net& net_;
+  NetworkRef<Scalar> net_;
   AnyLoss<Scalar> loss_;
   OptimizerRef<Scalar> optimizer_;
   const FitOptions<Scalar>& options_;
@@ -225,11 +233,11 @@ class Trainer {
 };
 
 // The two entry points are defined outside the class, so that the compiled mode (compiled.hpp)
-// compiles a Sequential's Trainer once.
+// compiles the Trainer once.
 
-template <class Net>
-Trainer<Net>::Trainer(Net& net, const AnyLoss<Scalar>& loss, OptimizerRef<Scalar> optimizer,
-                      const FitOptions<Scalar>& options)
+template <class Scalar>
+Trainer<Scalar>::Trainer(NetworkRef<Scalar> net, const AnyLoss<Scalar>& loss,
+                         OptimizerRef<Scalar> optimizer, const FitOptions<Scalar>& options)
     : net_(net),
       loss_(loss),
       optimizer_(optimizer),
@@ -240,8 +248,8 @@ Trainer<Net>::Trainer(Net& net, const AnyLoss<Scalar>& loss, OptimizerRef<Scalar
       parts_(agreement_.rank(), agreement_.size(), options.reproducible_shards),
       stopping_(options.early_stopping_patience, options.early_stopping_min_delta) {}
 
-template <class Net>
-History Trainer<Net>::fit(const Input& x, const Input& y) {
+template <class Scalar>
+History Trainer<Scalar>::fit(const Input& x, const Input& y) {
   prepare(x, y);
   // The schedule starts from the optimizer's rate, which fit gives back when it returns.
   struct RestoreRate {

@@ -84,6 +84,21 @@ template <class Kind>
 struct own_activation<Kind, AnyActivation> {
   using type = ActivationList<>;
 };
+/// The kinds of Own that no kind of Layers names: what a Network adds to the kinds its files may
+/// name. A Network of built-in kinds adds none, so it loads through the same reader as a
+/// Sequential (compiled once, in the compiled mode).
+template <class Layers, class Own>
+struct new_kinds;
+template <class... Layers>
+struct new_kinds<LayerList<Layers...>, LayerList<>> {
+  using type = LayerList<Layers...>;
+};
+template <class... Layers, class Kind, class... Rest>
+struct new_kinds<LayerList<Layers...>, LayerList<Kind, Rest...>>
+    : new_kinds<std::conditional_t<((Layers::name == Kind::name) || ...), LayerList<Layers...>,
+                                   LayerList<Layers..., Kind>>,
+                LayerList<Rest...>> {};
+
 template <class Kinds>
 struct own_activations;
 template <class... Kinds>
@@ -311,7 +326,7 @@ void save_model(const Net& net, const std::filesystem::path& path, const ModelEx
 template <class Activations = BuiltinActivations, class Layers = BuiltinLayers, class Net>
 void load_model(Net& net, const std::filesystem::path& path, ModelExtras* extras = nullptr) {
   using Own = typename detail::own_kinds<Net>::type;
-  using AllLayers = typename detail::concat_lists<Layers, Own>::type;
+  using AllLayers = typename detail::new_kinds<Layers, Own>::type;
   using AllActivations =
       typename detail::concat_lists<Activations, typename detail::own_activations<Own>::type>::type;
   const auto bytes = io::read_file(path);

@@ -362,9 +362,9 @@ struct Conv2D {
   template <class Layer>
   static std::string describe(const Layer& layer) {
     const Conv2DSettings& g = layer.settings().geometry;
-    return std::string(detail::name_of(layer.activation())) + (has_bias ? "" : " without bias") +
-           ", " + g.kernel.string() + " filters, stride " + g.stride.string() + ", padding " +
-           g.padding.string();
+    return detail::concat(std::string(detail::name_of(layer.activation())),
+                          has_bias ? "" : " without bias", ", ", g.kernel.string(),
+                          " filters, stride ", g.stride.string(), ", padding ", g.padding.string());
   }
 
   // Model files: the activation, the bias flag and the geometry, all of which a network must share

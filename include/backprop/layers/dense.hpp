@@ -138,7 +138,8 @@ struct Dense {
   /// "relu", or "sigmoid without bias".
   template <class Layer>
   static std::string describe(const Layer& layer) {
-    return std::string(detail::name_of(layer.activation())) + (has_bias ? "" : " without bias");
+    return detail::concat(std::string(detail::name_of(layer.activation())),
+                          has_bias ? "" : " without bias");
   }
 
   // Model files: the activation by name and the bias flag; nothing else to restore.

@@ -83,6 +83,8 @@ class Split {
 /// part order into part 0, from which every member makes the same update.
 template <class Scalar>
 class DataParallelStep {
+  using Matrix = Eigen::Matrix<Scalar, Dynamic, Dynamic>;
+
  public:
   /// parameters: the network's trainable scalars.
   DataParallelStep(Agreement& agreement, const Split& split, Index parameters)
@@ -121,8 +123,7 @@ class DataParallelStep {
     Updates<O> update{optimizer};
     const Scalar* sum = total;
     net.for_each_parameter([&](std::size_t, auto& p, const auto& g) {
-      using Gradient = std::remove_cvref_t<decltype(g)>;
-      update(p, Eigen::Map<const Gradient>(sum, g.rows(), g.cols()));
+      update(p, Eigen::Map<const Matrix>(sum, g.rows(), g.cols()));
       sum += g.size();
     });
     return total[parameters_];
@@ -147,8 +148,7 @@ class DataParallelStep {
     const Scalar zero = split_.parts() > 1 ? Scalar(0) : Scalar(-0.0);
     Scalar* out = buffer_.data() + part * section_;
     net.for_each_parameter([&](std::size_t, const auto&, const auto& g) {
-      using Gradient = std::remove_cvref_t<decltype(g)>;
-      Eigen::Map<Gradient>(out, g.rows(), g.cols()) = (g.array() * weight + zero).matrix();
+      Eigen::Map<Matrix>(out, g.rows(), g.cols()) = (g.array() * weight + zero).matrix();
       out += g.size();
     });
     *out = loss * weight + zero;

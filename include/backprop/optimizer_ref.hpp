@@ -1,6 +1,6 @@
 // OptimizerRef<Scalar>: any optimizer (optimizer.hpp), by reference, behind one interface: what
-// fit's loop (fit/trainer.hpp), compiled once whatever the optimizer, takes. It refers to the
-// caller's optimizer, which it updates in place and which must outlive it.
+// the code compiled once whatever the optimizer takes (a Sequential's steps, fit's loop). It
+// refers to the caller's optimizer, which it updates in place and which must outlive it.
 //
 // Each update goes through one indirect call per parameter matrix, on a Map of its values; the
 // optimizer's own loop does the work, as it does when called directly.
@@ -9,33 +9,46 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-#include <utility>
-#include <vector>
+#include <type_traits>
 
 #include <Eigen/Core>
 
-#include "../config.hpp"
-#include "../optimizer.hpp"
-#include "../parallel/replicas.hpp"
+#include "config.hpp"
+#include "optimizer.hpp"
 
 namespace backprop {
 
+class Collective;
+
 namespace detail {
 
-/// A network's parameter shapes, as an optimizer's check(net) walks them.
+/// A network's parameter shapes, as an optimizer's check(net) walks them, read from the network as
+/// they are walked (a check runs at every step and allocates nothing).
 struct ParameterShapes {
   struct Shape {
     Index rows_, cols_;
     Index rows() const { return rows_; }
     Index cols() const { return cols_; }
   };
-  std::vector<std::pair<Index, Index>> all;
+  using Visit = void (*)(void* f, std::size_t slot, Index rows, Index cols);
+  const void* net;
+  void (*each)(const void* net, void* f, Visit visit);
+
+  template <class Net>
+  static ParameterShapes of(const Net& net) {
+    return {&net, [](const void* n, void* f, Visit visit) {
+              static_cast<const Net*>(n)->for_each_parameter(
+                  [&](std::size_t slot, const auto& p, const auto&) {
+                    visit(f, slot, p.rows(), p.cols());
+                  });
+            }};
+  }
   template <class F>
   void for_each_parameter(F&& f) const {
-    for (std::size_t slot = 0; slot < all.size(); ++slot) {
-      const Shape shape{all[slot].first, all[slot].second};
-      f(slot, shape, shape);
-    }
+    each(net, &f, [](void* g, std::size_t slot, Index rows, Index cols) {
+      const Shape shape{rows, cols};
+      (*static_cast<std::remove_reference_t<F>*>(g))(slot, shape, shape);
+    });
   }
 };
 
@@ -66,11 +79,6 @@ void optimizer_check(const void* o, const Shapes& shapes) {
   if constexpr (requires { static_cast<const O*>(o)->check(shapes); })
     static_cast<const O*>(o)->check(shapes);
 }
-template <class O>
-void optimizer_broadcast(void* o, Collective& group, int root) {
-  broadcast_state(*static_cast<O*>(o), group, root);
-}
-
 }  // namespace detail
 
 /// An optimizer of scalar Scalar, by reference.
@@ -106,14 +114,16 @@ class OptimizerRef {
   /// Throws ShapeError, before anything changes, when its state does not fit the network.
   template <class Net>
   void check(const Net& net) const {
-    detail::ParameterShapes shapes;
-    net.for_each_parameter([&](std::size_t, const auto& p, const auto&) {
-      shapes.all.emplace_back(p.rows(), p.cols());
-    });
-    calls_->check(optimizer_, shapes);
+    calls_->check(optimizer_, detail::ParameterShapes::of(net));
   }
-  /// The root member's state on every member of `group` (data_parallel.hpp's broadcast_state).
-  void broadcast_state(Collective& group, int root) { calls_->broadcast(optimizer_, group, root); }
+  /// How to give every member of a group the root member's state (replicas.hpp's broadcast_state
+  /// for the optimizer's type: fit sets it), and the call that does.
+  using Share = void (*)(void* optimizer, Collective& group, int root);
+  void set_share(Share share) { share_ = share; }
+  void broadcast_state(Collective& group, int root) {
+    if (!share_) throw ArgumentError("backprop::OptimizerRef: no way to share its state was given");
+    share_(optimizer_, group, root);
+  }
 
  private:
   struct Calls {
@@ -123,17 +133,16 @@ class OptimizerRef {
     void (*set_learning_rate)(void* o, Scalar rate);
     std::int64_t (*steps)(const void* o);
     void (*check)(const void* o, const detail::ParameterShapes& shapes);
-    void (*broadcast)(void* o, Collective& group, int root);
   };
   template <class O>
   static constexpr Calls calls_of{
       &detail::optimizer_begin_step<O>,    &detail::optimizer_update<O, Map, ConstMap>,
       &detail::optimizer_learning_rate<O>, &detail::optimizer_set_learning_rate<O>,
-      &detail::optimizer_steps<O>,         &detail::optimizer_check<O, detail::ParameterShapes>,
-      &detail::optimizer_broadcast<O>};
+      &detail::optimizer_steps<O>,         &detail::optimizer_check<O, detail::ParameterShapes>};
 
   void* optimizer_;
   const Calls* calls_;
+  Share share_ = nullptr;
 };
 
 }  // namespace backprop
