@@ -35,10 +35,11 @@ namespace backprop::detail {
 
 /// Defined by the compiled part, for the alignment and backend it was built with; referred to by
 /// every other unit, which then does not link with a part built otherwise.
-int BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BYTES)();
+int BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BYTES)() noexcept;
 #if defined(BACKPROP_IMPLEMENTATION)
 #if !defined(BACKPROP_IMPLEMENTATION_PART) || BACKPROP_IMPLEMENTATION_PART == 1
-int BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BYTES)() {
+// NOLINTNEXTLINE(misc-definitions-in-headers): defined in the one unit of BACKPROP_IMPLEMENTATION
+int BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BYTES)() noexcept {
   return EIGEN_MAX_ALIGN_BYTES;
 }
 #endif
@@ -49,6 +50,9 @@ inline const int compiled_alignment = BACKPROP_COMPILED_CHECK(EIGEN_MAX_ALIGN_BY
 }  // namespace backprop::detail
 
 namespace backprop {
+
+// The macros' arguments are types, which cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 
 // The run-time network, its layers, and what reads them from files.
 #define BACKPROP_IN(S) Eigen::Ref<const Eigen::Matrix<S, Dynamic, Dynamic>>
@@ -181,6 +185,8 @@ BACKPROP_COMPILED_SCALAR(float)
 #if !defined(BACKPROP_IMPLEMENTATION_PART) || BACKPROP_IMPLEMENTATION_PART == 2
 BACKPROP_COMPILED_SCALAR(double)
 #endif
+
+// NOLINTEND(bugprone-macro-parentheses)
 
 #undef BACKPROP_COMPILED_SCALAR
 #undef BACKPROP_OPTIMIZER
