@@ -4,8 +4,7 @@
 // The analytic gradient comes from Network::backward in the scalar under test. The numeric one
 // comes from central differences of the loss of a double copy of the same network (same weights,
 // rounded to the tested scalar), so a float network is checked against an accurate reference
-// rather than against float's own noisy differences. The copy is a Sequential, whose layers are
-// compiled once, whatever the activation.
+// rather than against float's own noisy differences.
 #pragma once
 
 #include <string>
@@ -76,9 +75,7 @@ void check_network_gradient() {
   const YS ys = y.cast<S>();
   net.backward(xs, ys, L{});
 
-  // The reference is the same network composed at run time, in double.
-  Sequential<double> reference(in);
-  reference.add_dense(hidden, Act{}, B).add_dense(out, Act{}, B);
+  Network<double, Hidden, Output> reference({in, hidden, out});
   const auto from = parameter_blocks(net);
   const auto to = parameter_blocks(reference);
   for (std::size_t k = 0; k < from.size(); ++k)

@@ -317,10 +317,10 @@ class BasicNetwork {
   template <class X, class F>
   void for_each_block(const X& x, F&& f) const {
     typename Store::template Workspace<X::RowsAtCompileTime> ws{};
-    if constexpr (X::RowsAtCompileTime != Dynamic) {
-      infer(x, ws);
+    if (X::RowsAtCompileTime != Dynamic || x.rows() <= inference_block) {
+      infer(x, ws);  // X itself, not a block of it: the products see the very same operand
       f(std::as_const(ws), Index{0}, x.rows());
-    } else {
+    } else if constexpr (X::RowsAtCompileTime == Dynamic) {
       for (Index first = 0; first < x.rows(); first += inference_block) {
         const Index rows = std::min(inference_block, x.rows() - first);
         infer(x.middleRows(first, rows), ws);
@@ -426,11 +426,17 @@ typename BasicNetwork<Store>::Scalar BasicNetwork<Store>::loss_rows(const X& x, 
   check_data(x, y, criterion, "loss");
   const bool fused = detail::fuses(criterion, store_.output_activation());
   LossTotal total(criterion.averages);
-  for_each_block(x, [&](const auto& ws, Index first, Index rows) {
+  auto add = [&](const auto& ws, const auto& targets, Index rows) {
     const auto& out = store_.at(ws, store_.last());
-    const auto targets = y.middleRows(first, rows);
     on_output(out.A, targets);
     total.add(detail::output_loss(criterion, fused, out.Z, out.A, targets), rows);
+  };
+  for_each_block(x, [&](const auto& ws, Index first, Index rows) {
+    // Y itself when it is one block: a reduction over a block of it may add in another order.
+    if (rows == y.rows())
+      add(ws, y, rows);
+    else
+      add(ws, y.middleRows(first, rows), rows);
   });
   return static_cast<Scalar>(total.value());
 }
