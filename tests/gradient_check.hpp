@@ -110,33 +110,37 @@ void check_network_gradient() {
   CHECK(max_abs(difference) <= tolerance * scale);
 }
 
+// Each activation and loss with a compile-time layout with bias and a dynamic one without: every
+// activation meets both kinds of size and both bias settings meet both kinds of size (the other
+// two layouts, for one pair, complete the square). Each layout is a network type of its own to
+// compile, so all four for every pair would double the build for no case the pairs miss.
 template <class S, class Act, class L>
-void check_every_layout() {
+void check_two_layouts() {
   check_network_gradient<S, Act, L, Bias::on, true>();
-  check_network_gradient<S, Act, L, Bias::off, true>();
-  check_network_gradient<S, Act, L, Bias::on, false>();
   check_network_gradient<S, Act, L, Bias::off, false>();
 }
 
 template <class S, class Act>
 void check_with_squared_losses() {
-  check_every_layout<S, Act, HalfSumSquared>();
-  check_every_layout<S, Act, MeanSquared>();
+  check_two_layouts<S, Act, HalfSumSquared>();
+  check_two_layouts<S, Act, MeanSquared>();
 }
 
 // Every activation with both squared losses; the cross-entropies with the outputs that fit them.
 template <class S>
 void check_all_network_gradients() {
   check_with_squared_losses<S, Sigmoid>();
+  check_network_gradient<S, Sigmoid, HalfSumSquared, Bias::off, true>();
+  check_network_gradient<S, Sigmoid, HalfSumSquared, Bias::on, false>();
   check_with_squared_losses<S, Tanh>();
   check_with_squared_losses<S, ReLU>();
   check_with_squared_losses<S, LeakyReLU<>>();
   check_with_squared_losses<S, Softplus>();
   check_with_squared_losses<S, Identity>();
   check_with_squared_losses<S, Softmax>();
-  check_every_layout<S, Sigmoid, BinaryCrossEntropy>();   // fused
-  check_every_layout<S, Softmax, BinaryCrossEntropy>();   // through Softmax's own Jacobian
-  check_every_layout<S, Softmax, SoftmaxCrossEntropy>();  // fused
+  check_two_layouts<S, Sigmoid, BinaryCrossEntropy>();   // fused
+  check_two_layouts<S, Softmax, BinaryCrossEntropy>();   // through Softmax's own Jacobian
+  check_two_layouts<S, Softmax, SoftmaxCrossEntropy>();  // fused
 }
 
 }  // namespace test
