@@ -1,9 +1,15 @@
 // The tutorial's 2-3-1 network, from a project that links backprop::backprop (or backprop::zlib,
 // or backprop::mpi: then inside mpi::run, on however many ranks it is started; or
-// backprop::compiled: then a Sequential, trained by fit, from the compiled part).
+// backprop::compiled: then a Sequential, trained by fit, from the compiled part; or
+// backprop::onnx: then the network saved as ONNX and the prediction made by the model read back).
 #include <backprop/backprop.hpp>
 #ifdef BACKPROP_WITH_MPI
 #include <backprop/parallel/mpi.hpp>
+#endif
+#ifdef BACKPROP_WITH_ONNX
+#include <filesystem>
+
+#include <backprop/onnx/onnx.hpp>
 #endif
 
 #include <iostream>
@@ -26,13 +32,24 @@ void tutorial() {
   fit(net, scaled, y, HalfSumSquared{}, sgd,
       {.epochs = 1000, .batch_size = 3, .shuffle = false, .verbosity = Verbosity::silent});
 #else
-  Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off>> net{
+  Network<double, Dense<2, 3, Sigmoid, Bias::off>, Dense<3, 1, Sigmoid, Bias::off> > net{
       StandardNormal{1}};
   for (int i = 0; i < 1000; ++i)
     net.train_step(scaled, y, HalfSumSquared{}, sgd);
 #endif
+#ifdef BACKPROP_WITH_ONNX
+  const auto file = std::filesystem::temp_directory_path() / "backprop_consumer_tutorial.onnx";
+  backprop::save_onnx(net, file);
+  const auto model = backprop::load_onnx<double>(file);
+  std::filesystem::remove(file);
+#else
+  const auto& model = net;
+#endif
   std::cout << "backprop " << BACKPROP_VERSION_STRING << ": predicted score "
-            << 100 * net.predict(scaler.transform(Eigen::RowVector2d(4, 8)))(0);
+            << 100 * model.predict(scaler.transform(Eigen::RowVector2d(4, 8)))(0);
+#ifdef BACKPROP_WITH_ONNX
+  std::cout << ", from ONNX";
+#endif
 #ifdef BACKPROP_WITH_ZLIB
   std::cout << ", with zlib " << ZLIB_VERSION;
 #endif
