@@ -39,6 +39,9 @@
 #ifdef BACKPROP_WITH_MPI
 #include <backprop/parallel/mpi.hpp>
 #endif
+#ifdef BACKPROP_WITH_ONNX
+#include <backprop/onnx/onnx.hpp>
+#endif
 
 #include "cli.hpp"
 #include "svg_plot.hpp"
@@ -177,6 +180,12 @@ Settings read_settings(const cli::Parser& args) {
     throw cli::Error("--schedule expects cosine or none, got '" + args.text("schedule") + "'");
   s.curves = args.text("curves");
   s.save = args.text("save");
+#ifndef BACKPROP_WITH_ONNX
+  if (s.save.ends_with(".onnx"))
+    throw cli::Error("--save " + s.save +
+                     ": this build cannot write ONNX (it needs backprop::onnx: libonnx-dev "
+                     "libprotobuf-dev); save as .bpm");
+#endif
   return s;
 }
 
@@ -249,7 +258,12 @@ int train(const cli::Parser& args, Ranks& ranks_) {
   print_confusion(confusion_matrix(predicted, test.y, 10));
   if (!speaks) return 0;
   write_curves(history, s.curves);
-  if (!s.save.empty()) {
+  if (s.save.ends_with(".onnx")) {
+#ifdef BACKPROP_WITH_ONNX
+    save_onnx(net, s.save);
+    std::cout << "saved the model to " << s.save << " (ONNX)\n";
+#endif
+  } else if (!s.save.empty()) {
     save_model(net, s.save);
     std::cout << "saved the model to " << s.save << "\n";
   }
@@ -276,7 +290,7 @@ int main(int argc, char** argv) {
       .option("train-limit", "N", "use only the first N training images (0: all)", "0")
       .option("test-limit", "N", "use only the first N test images (0: all)", "0")
       .option("curves", "PREFIX", "write PREFIX.svg and PREFIX.csv", "fashion_mnist_curves")
-      .option("save", "FILE", "save the trained model here", "");
+      .option("save", "FILE", "save the trained model here (as ONNX when FILE ends in .onnx)", "");
 #ifdef BACKPROP_WITH_MPI
   // Every rank runs this; rank 0 alone prints. An error every rank shares (a bad flag, any error
   // of fit) is printed once and the ranks end together; an error of one rank alone (its data
