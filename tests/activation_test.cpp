@@ -48,7 +48,7 @@ double reference(std::string_view name, double z) {
 
 }  // namespace
 
-#define ALL_ACTIVATIONS Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax
+#define ALL_ACTIVATIONS Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax, LogSoftmax
 
 TEMPLATE_TEST_CASE("An elementwise activation computes its definition", "[activation]", Sigmoid,
                    Tanh, ReLU, LeakyReLU<>, Softplus, Identity) {
@@ -69,6 +69,18 @@ TEST_CASE("Softmax turns each row into a distribution", "[activation]") {
     CHECK(a(r, 2) == test::Approx(e * e / total));
     CHECK(a.row(r).sum() == test::Approx(1.0));
   }
+}
+
+TEST_CASE("LogSoftmax is the log of Softmax, without its underflow", "[activation]") {
+  Matrix<double> z(2, 3);
+  z << 1, 2, 3, -1, 0, 1;
+  const Matrix<double> log_p = forward<LogSoftmax>(z);
+  const Matrix<double> p = forward<Softmax>(z);
+  for (Index i = 0; i < z.size(); ++i)
+    CHECK(log_p(i) == test::Approx(std::log(p(i))).epsilon(1e-14));
+  Matrix<double> far(1, 2);
+  far << 0, -800;  // e^-800 underflows to 0 in double: log of the softmax would be -inf
+  CHECK(forward<LogSoftmax>(far)(0, 1) == test::Approx(-800.0).epsilon(1e-14));
 }
 
 TEMPLATE_TEST_CASE("An activation's backward is its Jacobian, by finite differences",
@@ -139,11 +151,14 @@ TEMPLATE_TEST_CASE("Activations stay finite at |z| = 1000 in float and double",
   CHECK(softmax(0, 0) == S(1));
   CHECK(softmax(0, 1) == S(0));
   CHECK(softmax(1, 1) == S(1));
+  const Matrix<S> log_softmax = check(LogSoftmax{});
+  CHECK(log_softmax(0, 0) == S(0));
+  CHECK(log_softmax(0, 1) == S(-2000));
 }
 
 TEST_CASE("Activation names are distinct, for model files", "[activation]") {
-  const std::set<std::string_view> names{Sigmoid::name,     Tanh::name,     ReLU::name,
-                                         LeakyReLU<>::name, Softplus::name, Identity::name,
-                                         Softmax::name};
-  CHECK(names.size() == 7);
+  const std::set<std::string_view> names{Sigmoid::name,     Tanh::name,      ReLU::name,
+                                         LeakyReLU<>::name, Softplus::name,  Identity::name,
+                                         Softmax::name,     LogSoftmax::name};
+  CHECK(names.size() == 8);
 }

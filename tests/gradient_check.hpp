@@ -138,6 +138,7 @@ void check_all_network_gradients() {
   check_with_squared_losses<S, Softplus>();
   check_with_squared_losses<S, Identity>();
   check_with_squared_losses<S, Softmax>();
+  check_with_squared_losses<S, LogSoftmax>();
   check_two_layouts<S, Sigmoid, BinaryCrossEntropy>();   // fused
   check_two_layouts<S, Softmax, BinaryCrossEntropy>();   // through Softmax's own Jacobian
   check_two_layouts<S, Softmax, SoftmaxCrossEntropy>();  // fused

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <ratio>
@@ -225,6 +226,29 @@ struct Softmax {
     for (Index r = 0; r < a.rows(); ++r) {
       const auto dot = g.row(r).dot(a.row(r));
       g.row(r).array() = a.row(r).array() * (g.row(r).array() - dot);
+    }
+  }
+};
+
+/// log_softmax(z)_j = z_j - m - log sum_k e^(z_k - m), per row, m = max_k z_k for stability: the
+/// log of Softmax's output without its underflow (PyTorch's LogSoftmax, ONNX's on the last axis).
+/// Jacobian per row: J = I - 1 p^T with p = e^a, the softmax, so  dL/dz = g - e^a <g, 1>.
+struct LogSoftmax {
+  static constexpr std::string_view name = "log_softmax";
+  /// Z: (batch, classes) -> A: each row's log-softmax.
+  template <class Z, class A>
+  static void forward(const Eigen::MatrixBase<Z>& z, Eigen::MatrixBase<A>& a) {
+    for (Index r = 0; r < z.rows(); ++r) {
+      a.row(r) = (z.row(r).array() - z.row(r).maxCoeff()).matrix();
+      a.row(r).array() -= std::log(a.row(r).array().exp().sum());
+    }
+  }
+  /// G: dL/dA -> dL/dZ = G - e^A sum(G), row by row.
+  template <class A, class G>
+  static void backward(const Eigen::MatrixBase<A>& a, Eigen::MatrixBase<G>& g) {
+    for (Index r = 0; r < a.rows(); ++r) {
+      const auto total = g.row(r).sum();
+      g.row(r).array() -= a.row(r).array().exp() * total;
     }
   }
 };

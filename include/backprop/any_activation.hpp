@@ -145,9 +145,9 @@ constexpr bool is_elementwise(const A& activation) {
 /// BuiltinActivations; one of your own goes in a list of your own, WithActivations<Mine>.
 template <class... Activations>
 struct ActivationList {};
-/// Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity and Softmax, by name.
+/// Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax and LogSoftmax, by name.
 using BuiltinActivations =
-    ActivationList<Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax>;
+    ActivationList<Sigmoid, Tanh, ReLU, LeakyReLU<>, Softplus, Identity, Softmax, LogSoftmax>;
 
 namespace detail {
 template <class List, class... Extra>

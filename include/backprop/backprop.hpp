@@ -1,7 +1,7 @@
 // backprop: header-only feedforward neural networks on Eigen. Include this one header.
 #pragma once
 
-#include "activation.hpp"      // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax
+#include "activation.hpp"      // Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Identity, Softmax, ...
 #include "any_activation.hpp"  // AnyActivation, ActivationList, BuiltinActivations
 #include "config.hpp"          // version, errors
 #include "engine.hpp"          // BasicNetwork: predict, loss, backward, train_step, once
@@ -46,7 +46,8 @@
 ///   backprop::BatchNorm (layers/); image shapes: backprop::Shape, backprop::Window (shape.hpp);
 ///   the protocol of a kind of one's own: backprop::LayerNode (layer.hpp)
 /// - activations: backprop::Sigmoid, backprop::Tanh, backprop::ReLU, backprop::LeakyReLU,
-///   backprop::Softplus, backprop::Identity, backprop::Softmax, backprop::BuiltinActivations,
+///   backprop::Softplus, backprop::Identity, backprop::Softmax, backprop::LogSoftmax,
+///   backprop::BuiltinActivations,
 ///   backprop::WithActivations (activation.hpp)
 /// - initializers: backprop::StandardNormal, backprop::GlorotUniform, backprop::HeNormal, and the
 ///   default, backprop::default_initialize (init.hpp)
