@@ -2,6 +2,7 @@
 // differences (strides, padding, several channels, odd and rectangular sizes, bias on and off),
 // the shapes Sequential computes and refuses, and model files.
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <backprop/backprop.hpp>
@@ -158,6 +159,67 @@ TEST_CASE("Convolution and pooling gradients match finite differences", "[conv][
     CHECK(largest > 1e-4);
     CHECK(error < 1e-6);
   }
+}
+
+TEST_CASE("Pad2D puts a border of its value around each channel, each side its own", "[conv]") {
+  Sequential<double> net(Shape{2, 2, 3});
+  net.add_pad2d(1, 0, 2, 1, -1.5).add_dense<Identity>(1);
+  CHECK(net.layer(0).outputs == 2 * 5 * 4);
+  Matrix x(1, 12);
+  for (Index i = 0; i < 12; ++i)
+    x(0, i) = double(i);
+  // The padded image of each channel, as predict's first layer sees it: read it back through a
+  // dense layer that picks one value at a time.
+  auto padded = [&](Index c, Index y, Index col) {
+    net.for_each_parameter([&](std::size_t slot, auto& p, const auto&) {
+      p.setZero();
+      if (slot == 0) p(((c * 5) + y) * 4 + col, 0) = 1;
+    });
+    return net.predict(x)(0, 0);
+  };
+  for (Index c = 0; c < 2; ++c)
+    for (Index y = 0; y < 5; ++y)
+      for (Index col = 0; col < 4; ++col) {
+        const bool inside = y >= 1 && y < 3 && col < 3;
+        INFO("channel " << c << ", row " << y << ", column " << col);
+        CHECK(padded(c, y, col) == (inside ? double((c * 2 + y - 1) * 3 + col) : -1.5));
+      }
+  test::check_throws<ArgumentError>(
+      [&] {
+        Sequential<double>(Shape{1, 2, 2}).add_pad2d(-1, 0, 0, 0);
+      },
+      {"Pad2D", "each side must be in [0, 2^31]"});
+  test::check_throws<ArgumentError>(
+      [&] {
+        Sequential<double>(Shape{1, 2, 2}).add_pad2d(1, 1, 1, 1, std::nan(""));
+      },
+      {"Pad2D", "finite or -infinity"});
+}
+
+TEST_CASE("Pad2D passes the gradient of its inside back, and saves and loads", "[conv][gradient]") {
+  Sequential<double> net(Shape{1, 6, 5});
+  net.add_conv2d<Tanh>(2, {3, 3})
+      .add_pad2d(1, 0, 2, 1)
+      .add_conv2d<Sigmoid>(2, {2, 2})
+      .add_dense<Identity>(2);
+  const Matrix x = Matrix::Random(3, 30), y = Matrix::Random(3, 2);
+  net.backward(x, y, MeanSquared{});
+  const auto [error, largest] =
+      test::finite_difference_error(net, [&] { return net.loss(x, y, MeanSquared{}); });
+  CHECK(largest > 1e-3);
+  CHECK(error < 1e-7);
+
+  test::TempDir dir;
+  Sequential<double> pooled(Shape{1, 5, 5});
+  pooled.add_pad2d(0, 0, 1, 1, -std::numeric_limits<double>::infinity())
+      .add_max_pool2d({2, 2})
+      .add_dense<Identity>(2);
+  save_model(pooled, dir / "pad.bpm");
+  const auto loaded = load_sequential<double>(dir / "pad.bpm");
+  const Matrix z = Matrix::Random(2, 25);
+  CHECK(loaded.predict(z) == pooled.predict(z));
+  CHECK(loaded.layer(0).description() == pooled.layer(0).description());
+  CHECK(pooled.predict(z).allFinite());  // the border never wins a window
 }
 
 TEST_CASE("Float convolutions agree with double ones", "[conv]") {

@@ -33,6 +33,7 @@
 #include "layers/conv2d.hpp"
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
+#include "layers/pad2d.hpp"
 #include "layers/pool2d.hpp"
 #include "layers/rescale.hpp"
 #include "optimizer_ref.hpp"
@@ -232,6 +233,9 @@ class Sequential : public BasicNetwork<detail::DynamicStore<Scalar_>> {
                          Window padding = {0, 0}, Bias bias = Bias::on) {
     return add_conv2d(filters, kernel, stride, padding, A{}, bias);
   }
+  /// Appends Pad2D: a border of `value` (0, or -infinity before a max pool) around each channel
+  /// of the last shape, each side its own.
+  Sequential& add_pad2d(Index top, Index left, Index bottom, Index right, double value = 0);
   /// Appends MaxPool2D: the maximum of each window (the stride is the window unless given).
   Sequential& add_max_pool2d(Window window = {2, 2}, std::optional<Window> stride = {});
   /// Appends AvgPool2D: the mean of each window (the stride is the window unless given).
@@ -300,6 +304,14 @@ Sequential<Scalar>& Sequential<Scalar>::add_conv2d(Index filters, Window kernel,
   const Index outputs = g.output().size();
   if (bias == Bias::on) return add<Conv2D<AnyActivation, Bias::on>>(outputs, {g, activation});
   return add<Conv2D<AnyActivation, Bias::off>>(outputs, {g, activation});
+}
+
+template <std::floating_point Scalar>
+Sequential<Scalar>& Sequential<Scalar>::add_pad2d(Index top, Index left, Index bottom, Index right,
+                                                  double value) {
+  const Pad2DSettings s{shape_, top, left, bottom, right, value};
+  Pad2D::check(shape_.size(), s.output().size(), s);  // before output() is used as a width
+  return add<Pad2D>(s.output().size(), s);
 }
 
 template <std::floating_point Scalar>

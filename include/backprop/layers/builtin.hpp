@@ -10,14 +10,16 @@
 #include "conv2d.hpp"
 #include "dense.hpp"
 #include "dropout.hpp"
+#include "pad2d.hpp"
 #include "pool2d.hpp"
 #include "protocol.hpp"
 #include "rescale.hpp"
 
 namespace backprop {
 
-/// Dense, Dropout, Rescale, Conv2D, MaxPool2D, AvgPool2D and BatchNorm, as run-time layers.
+/// Dense, Dropout, Rescale, Conv2D, MaxPool2D, AvgPool2D, BatchNorm and Pad2D, as run-time
+/// layers.
 using BuiltinLayers = LayerList<Dense<Dynamic, Dynamic, AnyActivation>, Dropout<>, Rescale<>,
-                                Conv2D<AnyActivation>, MaxPool2D, AvgPool2D, BatchNorm>;
+                                Conv2D<AnyActivation>, MaxPool2D, AvgPool2D, BatchNorm, Pad2D>;
 
 }  // namespace backprop
