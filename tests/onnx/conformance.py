@@ -29,7 +29,7 @@ for _name, _alias in (("bool", bool), ("object", object), ("complex", complex), 
 import onnx  # noqa: E402
 import onnx.numpy_helper  # noqa: E402
 
-SUPPORTED = ("gemm", "matmul", "relu", "leakyrelu", "sigmoid", "tanh", "softplus", "softmax",
+SUPPORTED = ("gemm", "matmul", "relu", "leakyrelu", "sigmoid", "tanh", "softplus", "softmax", "logsoftmax",
              "identity", "dropout", "flatten", "reshape", "conv", "maxpool", "averagepool",
              "globalaveragepool", "batchnorm", "sub", "mul", "div", "add", "pad", "constant")
 # Cases of other ops whose names start like a supported one's.

@@ -10,7 +10,8 @@ its predictions with PyTorch's (float: 1e-5 relative, with an absolute floor of 
 largest output) and its accuracy with PyTorch's to 4 digits. onnx_run_case then writes the model
 back out with save_onnx; onnx.checker (full check) and strict shape inference must accept it,
 and an evaluator that is not backprop's (PyTorch's functional ops, node by node, from the ONNX
-weights) must predict what PyTorch predicted.
+weights) must predict what PyTorch predicted. Last, every committed case (tests/onnx/cases),
+imported and exported again, must pass the same checks.
 """
 import argparse
 import os
@@ -160,6 +161,20 @@ def main():
         if not torch.allclose(again, y, rtol=1e-5, atol=atol):
             print(f"error: {name}: the exported model does not predict what PyTorch does")
             failures += 1
+    # Every committed case, imported and written back out, is a model ONNX's own checks accept.
+    cases = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
+    for name in sorted(os.listdir(cases)):
+        exported = os.path.join(args.work, "case_" + name + ".onnx")
+        done = subprocess.run([args.runner, "--export", exported, os.path.join(cases, name)],
+                              capture_output=True, text=True)
+        try:
+            model = onnx.load(exported)
+            onnx.checker.check_model(model, full_check=True)
+            onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        except Exception as error:  # noqa: BLE001 - any failure of onnx's checks is the finding
+            print(f"error: case {name}: its export is not a valid model: {error}\n{done.stdout}")
+            failures += 1
+    print(f"the {len(os.listdir(cases))} committed cases, exported again, pass onnx.checker and strict shape inference")
     print("interop passed" if failures == 0 else f"interop failed: {failures}")
     return 1 if failures else 0
 

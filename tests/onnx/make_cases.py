@@ -80,6 +80,11 @@ def cases():
                                                       nn.MaxPool2d(2, stride=2), View(), nn.Linear(3 * 4 * 4, 4)), (2, 8, 8), opset
     yield "global_average_pool", nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU(),
                                                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 2)), (3, 6, 6), 13
+    yield "log_softmax", nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4), nn.LogSoftmax(dim=1)), (6,), 13
+    yield "padded_pools", nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(),
+                                        nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+                                        nn.AvgPool2d(3, stride=1, padding=1), nn.Flatten(),
+                                        nn.Linear(3 * 4 * 4, 2)), (2, 7, 7), 13
     yield "normalized_image", nn.Sequential(Normalize(torch.tensor(0.5), torch.tensor(0.25)),
                                             nn.Conv2d(1, 2, 3, stride=(2, 1), padding=(0, 1)), nn.ReLU(),
                                             nn.Flatten(), nn.Linear(2 * 3 * 7, 3)), (1, 7, 7), 13

@@ -5,7 +5,8 @@
 // The graph must be one chain from its one input to its one output: each node reads the output
 // of the node before it, plus constants. Some nodes fold into the layer before or after them:
 //   Gemm | MatMul [+ Add]  -> Dense, and the activation node after it becomes its activation
-//   Conv [after a Pad]     -> Conv2D, the same
+//   Conv [after a Pad]     -> Conv2D, the same (padding that differs between sides: a Pad2D first)
+//   Pad                    -> Pad2D; MaxPool, AveragePool with pads or ceil_mode -> Pad2D, pool
 //   Sub, Mul, Div, Add of a constant -> Rescale (runs of them compose into one)
 //   Flatten, Reshape to (batch, -1), and the Shape-Gather-Unsqueeze-Concat chain that
 //   x.view(x.size(0), -1) exports -> nothing: backprop's rows are already NCHW flattened
@@ -16,6 +17,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -50,6 +52,20 @@ struct ConvStep {
   bool bias = false;
   std::string activation = "identity";
 };
+/// Rows and columns added on each side of an image.
+struct Sides {
+  Index top = 0, left = 0, bottom = 0, right = 0;
+  bool none() const { return top == 0 && left == 0 && bottom == 0 && right == 0; }
+  bool symmetric() const { return top == bottom && left == right; }
+  Sides operator+(const Sides& o) const {
+    return {top + o.top, left + o.left, bottom + o.bottom, right + o.right};
+  }
+};
+/// Pad2D: a border of `value` (0, or -infinity before a max pool).
+struct PadStep {
+  Sides sides;
+  double value = 0;
+};
 struct PoolStep {
   bool max = true;
   Window window, stride;
@@ -63,8 +79,8 @@ struct BatchNormStep {
 struct RescaleStep {
   std::vector<double> scale, offset;
 };
-using Step =
-    std::variant<DenseStep, ConvStep, PoolStep, GlobalPoolStep, BatchNormStep, RescaleStep>;
+using Step = std::variant<DenseStep, ConvStep, PadStep, PoolStep, GlobalPoolStep, BatchNormStep,
+                          RescaleStep>;
 
 /// The shortest decimal that reads back as f, as a double: what a float attribute was meant to be.
 inline double decimal(float f) {
@@ -182,8 +198,9 @@ class PlanReader {
 
   static constexpr std::string_view supported =
       "backprop reads Gemm, MatMul and Add, Conv, MaxPool, AveragePool, GlobalAveragePool, "
-      "BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, Softmax, Identity, Dropout, "
-      "Flatten, Reshape, Pad before a Conv, Sub, Mul, Div and Add of constants, Constant, and the "
+      "BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax, "
+      "Identity, Dropout, "
+      "Flatten, Reshape, Pad, Sub, Mul, Div and Add of constants, Constant, and the "
       "Shape-Gather-Unsqueeze-Concat chain of a flatten";
 
   void read_node(const ::onnx::NodeProto& n) {
@@ -207,7 +224,7 @@ class PlanReader {
     if (op == "GlobalAveragePool") return global_pool(n);
     if (op == "BatchNormalization") return batch_norm(n);
     if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Softplus" || op == "LeakyRelu" ||
-        op == "Softmax")
+        op == "Softmax" || op == "LogSoftmax")
       return activation(n);
     fail(n, "this op is not supported; " + std::string(supported));
   }
@@ -229,7 +246,9 @@ class PlanReader {
     }
   }
   // The node's input i as a constant (an initializer or a Constant node's output).
-  const Constant& constant_input(const ::onnx::NodeProto& n, int i, const char* what) const {
+  // Every value finite, unless `minus_infinity` allows that one (a Pad's border).
+  const Constant& constant_input(const ::onnx::NodeProto& n, int i, const char* what,
+                                 bool minus_infinity = false) const {
     if (n.input_size() <= i || n.input(i).empty())
       fail(n, std::string("it has no ") + what + " (input " + std::to_string(i) + ")");
     const auto found = constants_.find(n.input(i));
@@ -237,7 +256,14 @@ class PlanReader {
       fail(n, std::string("its ") + what + " ('" + n.input(i) +
                   "') is computed by the graph; backprop reads weights given as initializers "
                   "or Constant nodes");
-    return found->second;
+    const Constant& c = found->second;
+    for (std::size_t k = static_cast<std::size_t>(std::max<std::int64_t>(c.non_finite, 0));
+         c.non_finite >= 0 && k < c.values.size(); ++k)
+      if (!std::isfinite(c.values[k]) &&
+          !(minus_infinity && c.values[k] == -std::numeric_limits<double>::infinity()))
+        fail(n, std::string("its ") + what + " ('" + n.input(i) + "'): value " + std::to_string(k) +
+                    " is not finite");
+    return c;
   }
   bool has_input(const ::onnx::NodeProto& n, int i) const {
     return n.input_size() > i && !n.input(i).empty();
@@ -251,7 +277,7 @@ class PlanReader {
     if (n.output_size() < 1 || n.output(0).empty()) fail(n, "it has no output");
     current_ = n.output(0);
     activation_open_ = bias_open_ = false;
-    rescale_open_ = false;
+    rescale_open_ = pad_open_ = false;
   }
   bool used_later(const std::string& name) const {
     const auto& graph = model_.graph();
@@ -270,39 +296,36 @@ class PlanReader {
       if (a.name() == name) return &a;
     return nullptr;
   }
+  // The attribute `name` of node n, if it has one, which must be of `type` (`what` names it).
+  const ::onnx::AttributeProto* typed(const ::onnx::NodeProto& n, std::string_view name,
+                                      ::onnx::AttributeProto::AttributeType type,
+                                      const char* what) const {
+    const auto* a = attribute(n, name);
+    if (a && a->type() != type) fail(n, "attribute " + std::string(name) + " must be " + what);
+    return a;
+  }
   std::int64_t int_attribute(const ::onnx::NodeProto& n, std::string_view name,
                              std::int64_t otherwise) const {
-    const auto* a = attribute(n, name);
-    if (!a) return otherwise;
-    if (a->type() != ::onnx::AttributeProto::INT)
-      fail(n, "attribute " + std::string(name) + " must be an integer");
-    return a->i();
+    const auto* a = typed(n, name, ::onnx::AttributeProto::INT, "an integer");
+    return a ? a->i() : otherwise;
   }
   // A float attribute as the decimal its exporter wrote: 1e-5, not float's 9.99999974738e-06.
   double float_attribute(const ::onnx::NodeProto& n, std::string_view name,
                          double otherwise) const {
-    const auto* a = attribute(n, name);
+    const auto* a = typed(n, name, ::onnx::AttributeProto::FLOAT, "a float");
     if (!a) return otherwise;
-    if (a->type() != ::onnx::AttributeProto::FLOAT)
-      fail(n, "attribute " + std::string(name) + " must be a float");
     if (!std::isfinite(a->f())) fail(n, "attribute " + std::string(name) + " is not finite");
     return decimal(a->f());
   }
   std::vector<std::int64_t> ints_attribute(const ::onnx::NodeProto& n, std::string_view name,
                                            std::vector<std::int64_t> otherwise) const {
-    const auto* a = attribute(n, name);
-    if (!a) return otherwise;
-    if (a->type() != ::onnx::AttributeProto::INTS)
-      fail(n, "attribute " + std::string(name) + " must be a list of integers");
-    return {a->ints().begin(), a->ints().end()};
+    const auto* a = typed(n, name, ::onnx::AttributeProto::INTS, "a list of integers");
+    return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : otherwise;
   }
   std::string string_attribute(const ::onnx::NodeProto& n, std::string_view name,
                                std::string otherwise) const {
-    const auto* a = attribute(n, name);
-    if (!a) return otherwise;
-    if (a->type() != ::onnx::AttributeProto::STRING)
-      fail(n, "attribute " + std::string(name) + " must be a string");
-    return a->s();
+    const auto* a = typed(n, name, ::onnx::AttributeProto::STRING, "a string");
+    return a ? a->s() : otherwise;
   }
   // Attributes this reader does not know are refused, so that none is silently ignored.
   void only_attributes(const ::onnx::NodeProto& n,
@@ -338,7 +361,8 @@ class PlanReader {
       fail(n, "it has no value backprop reads (a tensor, float(s) or int(s))");
     }
     for (double v : c.values)
-      if (!std::isfinite(v)) fail(n, "its value is not finite");
+      if (std::isnan(v) || v == std::numeric_limits<double>::infinity())
+        fail(n, "its value is NaN or +infinity");
     constants_[n.output(0)] = std::move(c);
   }
 
@@ -662,32 +686,35 @@ class PlanReader {
     return {static_cast<Index>(v[0]), static_cast<Index>(v[1])};
   }
   // The padding of a Conv or a pool: symmetric, from pads or auto_pad.
-  Window padding(const ::onnx::NodeProto& n, Window kernel, Window stride) const {
+  // The padding of a Conv or a pool, from pads or auto_pad: each side on its own.
+  Sides padding(const ::onnx::NodeProto& n, Window kernel, Window stride) const {
     const std::string automatic = string_attribute(n, "auto_pad", "NOTSET");
-    if (automatic == "VALID") return {0, 0};
+    if (automatic == "VALID") return {};
     if (automatic == "SAME_UPPER" || automatic == "SAME_LOWER") {
-      // ONNX: the output is ceil(in / stride); the padding that gives it, split evenly.
+      // ONNX: the output is ceil(in / stride); the padding that gives it, the odd one at the end
+      // (UPPER) or at the start (LOWER).
       auto total = [](Index in, Index k, Index s) {
         return std::max<Index>(((in + s - 1) / s - 1) * s + k - in, 0);
       };
       const Index h = total(shape_.height, kernel.height, stride.height);
       const Index w = total(shape_.width, kernel.width, stride.width);
-      if (h % 2 || w % 2)
-        fail(n, "auto_pad " + automatic +
-                    " pads one side more than the other here, and "
-                    "backprop pads both sides alike");
-      return {h / 2, w / 2};
+      if (automatic == "SAME_UPPER") return {h / 2, w / 2, h - h / 2, w - w / 2};
+      return {h - h / 2, w - w / 2, h / 2, w / 2};
     }
     if (automatic != "NOTSET") fail(n, "auto_pad '" + automatic + "' is not one of ONNX's");
     const auto p = ints_attribute(n, "pads", {0, 0, 0, 0});
     if (p.size() != 4) fail(n, "pads must have 4 values (top, left, bottom, right)");
     for (auto x : p)
       if (x < 0 || x > max_values) fail(n, "pads has a value of " + std::to_string(x));
-    if (p[0] != p[2] || p[1] != p[3])
-      fail(n, "pads " + dims_string(p) +
-                  " pad one side more than the other, and backprop pads "
-                  "both sides alike");
-    return {static_cast<Index>(p[0]), static_cast<Index>(p[1])};
+    return {static_cast<Index>(p[0]), static_cast<Index>(p[1]), static_cast<Index>(p[2]),
+            static_cast<Index>(p[3])};
+  }
+  // A Pad2D step of `sides` and `value` before the layer to come, unless it pads nothing.
+  void pad_step(const Sides& sides, double value) {
+    if (sides.none()) return;
+    plan_.steps.emplace_back(PadStep{sides, value});
+    shape_ = {shape_.channels, sides.top + shape_.height + sides.bottom,
+              sides.left + shape_.width + sides.right};
   }
 
   void need_image(const ::onnx::NodeProto& n) const {
@@ -714,10 +741,22 @@ class PlanReader {
     c.filters = static_cast<Index>(W.dims[0]);
     c.kernel = kernel;
     c.stride = window_attribute(n, "strides", {1, 1}, 1);
-    c.padding = padding(n, kernel, c.stride);
-    c.padding.height += pending_pad_.height;
-    c.padding.width += pending_pad_.width;
-    pending_pad_ = {0, 0};
+    // Its padding, with that of a zero Pad right before it: Conv2D's own where both sides of
+    // each axis agree, else a Pad2D in front.
+    Sides sides = padding(n, kernel, c.stride);
+    if (pad_open_ && std::get<PadStep>(plan_.steps.back()).value == 0) {
+      const Sides before = std::get<PadStep>(plan_.steps.back()).sides;
+      plan_.steps.pop_back();
+      shape_ = {shape_.channels, shape_.height - before.top - before.bottom,
+                shape_.width - before.left - before.right};
+      sides = sides + before;
+    }
+    if (sides.symmetric()) {
+      c.padding = {sides.top, sides.left};
+    } else {
+      pad_step(sides, 0);
+      c.padding = {0, 0};
+    }
     // Shape first: an impossible geometry fails here, before a weight is copied.
     Shape out;
     try {
@@ -753,26 +792,24 @@ class PlanReader {
       for (double v : constant_input(n, 1, "pads").values)
         p.push_back(static_cast<std::int64_t>(v));
       if (has_input(n, 2)) {
-        const Constant& v = constant_input(n, 2, "constant value");
+        const Constant& v = constant_input(n, 2, "constant value", true);
         value = v.values.empty() ? 0 : v.values[0];
       }
       if (has_input(n, 3)) fail(n, "axes are not supported");
     } else {
       p = ints_attribute(n, "pads", {});
     }
-    if (std::all_of(p.begin(), p.end(), [](std::int64_t v) { return v == 0; }))
-      return pass(n);  // PyTorch writes one in front of an AvgPool2d: it pads nothing
-    if (value != 0) fail(n, "only padding with zeros is supported");
-    if (p.size() != 8 || p[0] || p[1] || p[4] || p[5] || p[2] != p[6] || p[3] != p[7] || p[2] < 0 ||
-        p[3] < 0 || p[2] > max_values || p[3] > max_values)
-      fail(n, "only the same zeros on both sides of height and width are supported, got pads " +
-                  dims_string(p));
-    const auto& graph = model_.graph();
-    const bool conv_next =
-        index_ + 1 < graph.node_size() && graph.node(index_ + 1).op_type() == "Conv";
-    if (!conv_next) fail(n, "a Pad is supported only before a Conv, which takes its padding");
-    pending_pad_ = {static_cast<Index>(p[2]), static_cast<Index>(p[3])};
+    if (p.size() != 8 || p[0] || p[1] || p[4] || p[5])
+      fail(n, "only padding of height and width is supported, got pads " + dims_string(p));
+    for (auto x : p)
+      if (x < 0 || x > max_values)
+        fail(n, "pads " + dims_string(p) + " must be in [0, 2^31] (no cropping)");
+    const Sides sides{static_cast<Index>(p[2]), static_cast<Index>(p[3]), static_cast<Index>(p[6]),
+                      static_cast<Index>(p[7])};
+    if (sides.none()) return pass(n);  // PyTorch writes one in front of an AvgPool2d
+    pad_step(sides, value);
     advance(n);
+    pad_open_ = true;
   }
 
   void pool(const ::onnx::NodeProto& n) {
@@ -790,19 +827,41 @@ class PlanReader {
     if (window_attribute(n, "dilations", {1, 1}, 1) != Window{1, 1})
       fail(n, "only dilations 1 are supported");
     if (int_attribute(n, "storage_order", 0) != 0) fail(n, "only storage_order 0 is supported");
-    if (padding(n, p.window, p.stride) != Window{0, 0})
-      fail(n, "backprop's pools do not pad: only pads of 0 are supported");
+    // Padding as a Pad2D in front: -infinity for a max pool, which never picks it; zeros for
+    // an average that counts them (PyTorch's count_include_pad=True, which it exports as a Pad).
+    Sides sides = padding(n, p.window, p.stride);
+    const bool counted = int_attribute(n, "count_include_pad", 0) != 0;
+    if (!max && !sides.none() && !counted)
+      fail(n,
+           "an average over a padded window without the padding (count_include_pad 0) is not "
+           "supported; backprop's average counts every value of its window");
+    // ceil_mode: a last, partial window where the windows do not tile the padded input, if it
+    // starts inside the input or its start padding (ONNX's and PyTorch's rule).
+    if (int_attribute(n, "ceil_mode", 0) != 0) {
+      auto extra = [](Index in, Index begin, Index end, Index size, Index step) {
+        const Index span = in + begin + end - size;
+        if (span < 0) return Index(0);
+        Index windows = (span + step - 1) / step + 1;
+        if ((windows - 1) * step >= in + begin) --windows;
+        return std::max<Index>((windows - 1) * step + size - (in + begin + end), 0);
+      };
+      const Index h =
+          extra(shape_.height, sides.top, sides.bottom, p.window.height, p.stride.height);
+      const Index w = extra(shape_.width, sides.left, sides.right, p.window.width, p.stride.width);
+      if ((h || w) && !max)
+        fail(n,
+             "ceil_mode 1 adds a partial window here, whose average backprop's pools do not "
+             "take");
+      sides.bottom += h;
+      sides.right += w;
+    }
+    pad_step(sides, max ? -std::numeric_limits<double>::infinity() : 0.0);
     Shape out;
     try {
       out = Pool2DSettings{shape_, p.window, p.stride}.output();
     } catch (const ArgumentError& e) {
       fail(n, e.what());
     }
-    // ceil_mode adds a last, partial window where the windows do not tile the input.
-    if (int_attribute(n, "ceil_mode", 0) != 0 &&
-        ((shape_.height - p.window.height) % p.stride.height != 0 ||
-         (shape_.width - p.window.width) % p.stride.width != 0))
-      fail(n, "ceil_mode 1 adds a partial window here, which backprop's pools do not have");
     shape_ = out;
     plan_.steps.emplace_back(p);
     advance(n);
@@ -848,25 +907,26 @@ class PlanReader {
     const std::string& op = n.op_type();
     only_attributes(n, {"alpha", "axis"});
     expect_current(n);
-    std::string name = op == "Relu"       ? "relu"
-                       : op == "Sigmoid"  ? "sigmoid"
-                       : op == "Tanh"     ? "tanh"
-                       : op == "Softplus" ? "softplus"
-                       : op == "Softmax"  ? "softmax"
-                                          : "leaky_relu";
+    std::string name = op == "Relu"         ? "relu"
+                       : op == "Sigmoid"    ? "sigmoid"
+                       : op == "Tanh"       ? "tanh"
+                       : op == "Softplus"   ? "softplus"
+                       : op == "Softmax"    ? "softmax"
+                       : op == "LogSoftmax" ? "log_softmax"
+                                            : "leaky_relu";
     if (op == "LeakyRelu") {
       const double alpha = float_attribute(n, "alpha", 0.01);
       if (std::abs(alpha - 0.01) > 1e-9)
-        fail(n, "alpha " + std::to_string(alpha) +
+        fail(n, "alpha " + detail::number_string(alpha) +
                     " is not supported; backprop's leaky_relu has "
                     "slope 0.01");
     }
-    if (op == "Softmax") {
+    if (op == "Softmax" || op == "LogSoftmax") {
       // Opsets before 13 flatten at axis (default 1), 13 and later take axis (default -1): on a
       // (batch, n) input both are the last axis.
       const std::int64_t axis = int_attribute(n, "axis", opset_ >= 13 ? -1 : 1);
       if (image_ || (axis != 1 && axis != -1))
-        fail(n, "only a softmax over the features of (batch, n) is supported");
+        fail(n, "only a " + name + " over the features of (batch, n) is supported");
     }
     Step* last = plan_.steps.empty() ? nullptr : &plan_.steps.back();
     std::string* into = nullptr;
@@ -898,8 +958,7 @@ class PlanReader {
   std::string current_;
   Shape shape_;
   bool image_ = false;
-  bool activation_open_ = false, bias_open_ = false, rescale_open_ = false;
-  Window pending_pad_{0, 0};
+  bool activation_open_ = false, bias_open_ = false, rescale_open_ = false, pad_open_ = false;
 };
 
 }  // namespace backprop::detail::onnx_in

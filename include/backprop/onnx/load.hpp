@@ -71,6 +71,8 @@ Sequential<Scalar> build(const Plan& plan, const std::string& file) {
                            s.bias ? Bias::on : Bias::off);
             tensors.push_back(&s.W);
             if (s.bias) tensors.push_back(&s.b);
+          } else if constexpr (std::is_same_v<S, PadStep>) {
+            net.add_pad2d(s.sides.top, s.sides.left, s.sides.bottom, s.sides.right, s.value);
           } else if constexpr (std::is_same_v<S, PoolStep>) {
             if (s.max)
               net.add_max_pool2d(s.window, s.stride);

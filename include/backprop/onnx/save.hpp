@@ -7,6 +7,7 @@
 //   max_pool2d, avg_pool2d -> MaxPool, AveragePool
 //   batch_norm  -> BatchNormalization with the running statistics (inference)
 //   rescale     -> Mul, Add
+//   pad2d       -> Pad (constant)
 //   dropout     -> nothing: inference is the identity
 // An image layer after a flat one gets a Reshape in front, a dense layer after an image a Flatten;
 // the output is (batch, outputs) as predict's.
@@ -137,6 +138,8 @@ inline void activation(GraphWriter& g, std::string_view name, std::size_t layer)
     g.node("Softplus");
   else if (name == "softmax")
     GraphWriter::integer(g.node("Softmax"), "axis", -1);
+  else if (name == "log_softmax")
+    GraphWriter::integer(g.node("LogSoftmax"), "axis", -1);
   else if (name.starts_with("leaky_relu")) {
     // "leaky_relu" (slope 1/100) or "leaky_relu(num/den)", as activation.hpp names them
     double slope = 0.01;
@@ -200,7 +203,8 @@ void save_onnx(const Net& net, const std::filesystem::path& path) {
   for (std::size_t i = 0; i < net.depth(); ++i) {
     const std::string_view kind = net.layer(i).kind;
     if (kind == "dense") break;
-    if (kind == "conv2d" || kind == "max_pool2d" || kind == "avg_pool2d" || kind == "batch_norm") {
+    if (kind == "conv2d" || kind == "max_pool2d" || kind == "avg_pool2d" || kind == "batch_norm" ||
+        kind == "pad2d") {
       const auto bytes = config_of(i);
       io::Reader r(bytes, 0, bytes.size(), "layer config");
       if (kind == "conv2d") {
@@ -295,6 +299,17 @@ void save_onnx(const Net& net, const std::filesystem::path& path) {
       GraphWriter::ints(n, "strides", {v[2], v[3]});
       shape =
           Shape{input.channels, (input.height - v[0]) / v[2] + 1, (input.width - v[1]) / v[3] + 1};
+    } else if (kind == "pad2d") {
+      const Shape input = shape_from(r);
+      std::int64_t v[4];
+      for (auto& x : v)
+        x = static_cast<std::int64_t>(r.u64());  // top, left, bottom, right
+      const double value = r.f64();
+      to_image(input);
+      const std::string pads = g.tensor(
+          "pads", {8}, {0, 0, double(v[0]), double(v[1]), 0, 0, double(v[2]), double(v[3])}, true);
+      g.node("Pad", {pads, g.tensor("value", {}, {value})});
+      shape = Shape{input.channels, input.height + v[0] + v[2], input.width + v[1] + v[3]};
     } else if (kind == "batch_norm") {
       const Shape input = shape_from(r);
       const double momentum = r.f64(), epsilon = r.f64();

@@ -21,6 +21,9 @@ namespace backprop::detail::onnx_in {
 struct Constant {
   std::vector<std::int64_t> dims;
   std::vector<double> values;
+  /// The index of its first value that is NaN or infinite, or -1: only a Pad's border may be
+  /// -infinity, so the reader that takes a constant decides (PlanReader::constant_input).
+  std::int64_t non_finite = -1;
 
   std::int64_t rank() const { return static_cast<std::int64_t>(dims.size()); }
   /// The dims without leading 1s: what a broadcast constant really varies along.
@@ -151,8 +154,7 @@ inline Constant read_constant(const ::onnx::TensorProto& t, const std::string& w
         v = raw ? std::bit_cast<std::int32_t>(static_cast<std::uint32_t>(little(i)))
                 : t.int32_data(static_cast<int>(i));
     }
-    if (!std::isfinite(v))
-      throw FormatError(where + ": value " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(v) && c.non_finite < 0) c.non_finite = static_cast<std::int64_t>(i);
     c.values[i] = v;
   }
   return c;
