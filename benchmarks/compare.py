@@ -2,7 +2,7 @@
 """Builds and runs every benchmark, the peers and the compile-time comparison; writes RESULTS.md.
 
     python3 benchmarks/compare.py                 # everything (about 45 minutes on 2 cores)
-    python3 benchmarks/compare.py --only peers    # or: ratios, cnn, scaling, compile
+    python3 benchmarks/compare.py --only peers    # or: ratios, cnn, scaling, onnx, compile
 
 * peers: the same two workloads in backprop, numpy, PyTorch (1 and 2 threads), tiny-dnn and FANN
   (benchmarks/peers/), each timed with the same loop and printing its loss after a fixed number
@@ -14,6 +14,9 @@
   and by its PyTorch twin (benchmarks/peers/fashion_mnist_cnn_torch.py), each on 1 and 2 threads:
   the median time of an epoch and the test accuracy (about 25 minutes).
 * scaling: data-parallel training over MPI on 1 and 2 ranks (benchmarks/data_parallel_step.cpp).
+* onnx: inference of the Fashion-MNIST MLP and CNN exported by PyTorch and loaded by load_onnx,
+  beside the same network built in backprop and PyTorch itself, at batch 1 and 256
+  (benchmarks/onnx_inference.cpp, benchmarks/peers/onnx_inference_torch.py).
 * compile: the time and peak memory to compile the README's first program and the study/sleep and
   Fashion-MNIST examples, header-only, beside plain Eigen programs doing the same math
   (benchmarks/compile_time/), against the goals of COMPILE_GOALS; and the README's second program
@@ -354,6 +357,40 @@ SCALING = re.compile(r"SCALING workload=(\S+) ranks=(\d+) batch=(\d+) parameters
 CLUSTERS = [("10 GbE", 20e-6, 1.1e9), ("100 Gb/s InfiniBand", 2e-6, 11e9)]
 
 
+def onnx_inference(build_dir):
+    """Inference of the Fashion-MNIST MLP and CNN that PyTorch exported: load_onnx's network, the same
+    network built with Sequential's calls, and PyTorch itself, at batch 1 and 256 on one thread."""
+    if not os.path.exists("/usr/include/onnx/onnx_pb.h"):
+        return skip("ONNX inference", "sudo apt-get install libonnx-dev libprotobuf-dev")
+    if subprocess.run([PYTHON, "-c", "import onnx, torch"], capture_output=True).returncode != 0:
+        return skip("ONNX inference", "sudo apt-get install python3-onnx python3-torch")
+    run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DBACKPROP_BUILD_TESTS=OFF",
+         "-DBACKPROP_NATIVE=ON", "-DBACKPROP_BUILD_BENCHMARKS=ON"], stdout=subprocess.DEVNULL)
+    run(["cmake", "--build", build_dir, "-j", str(os.cpu_count()), "--target", "onnx_inference"])
+    models = os.path.join(build_dir, "onnx_models")
+    results = parse_results(output_of([PYTHON, os.path.join(PEERS, "onnx_inference_torch.py"), models]))
+    results += parse_results(output_of([os.path.join(build_dir, "benchmarks", "onnx_inference"), models]))
+    by = {(r["workload"], r["system"]): r for r in results}
+    lines = ["Inference (`predict`) of the Fashion-MNIST MLP (784-256-128-10) and CNN of "
+             "`benchmarks/peers/fashion_mnist_torch.py`, exported by `torch.onnx.export` "
+             "(`benchmarks/peers/onnx_inference_torch.py`) and loaded by `load_onnx<float>` "
+             "(`benchmarks/onnx_inference.cpp`), beside the same network built with `Sequential`'s "
+             "calls and given the same weights, and PyTorch running the module it exported; one thread, "
+             "median of 7 rounds. \"sum\" is the sum of the outputs for one input both sides make "
+             "alike: the same computation.", "",
+             "| model | batch | load_onnx | built in backprop | PyTorch | PyTorch / load_onnx | sum (backprop, PyTorch) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for workload in sorted({r["workload"] for r in results}, key=lambda w: (w.split("/")[0], int(w.split("/")[1]))):
+        mine, built, torch = (by.get((workload, s)) for s in ("backprop_onnx", "backprop_built", "pytorch"))
+        if not (mine and built and torch):
+            continue
+        model, batch = workload[len("onnx_"):].split("/")
+        lines.append(f"| {model} | {batch} | {format_ns(mine['ns'])} | {format_ns(built['ns'])} | "
+                     f"{format_ns(torch['ns'])} | {torch['ns'] / mine['ns']:.2f} | "
+                     f"{mine['loss']:.6g}, {torch['loss']:.6g} |")
+    return "\n".join(lines)
+
+
 def scaling(build_dir):
     """data_parallel_step under mpiexec -n 1 and -n 2 (and -n 4 and 8 oversubscribed, for correctness)."""
     if not shutil.which("mpiexec"):
@@ -407,7 +444,7 @@ def replace_section(text, name, body):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench"))
-    parser.add_argument("--only", default="peers,ratios,cnn,scaling,compile")
+    parser.add_argument("--only", default="peers,ratios,cnn,scaling,onnx,compile")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     blas = build(args.build_dir) if parts & {"peers", "ratios", "cnn"} else False
@@ -439,6 +476,8 @@ def main():
         publish("cnn", cnn_section(cnn(args.build_dir, notes), notes))
     if "scaling" in parts:
         publish("scaling", scaling(args.build_dir))
+    if "onnx" in parts:
+        publish("onnx", onnx_inference(args.build_dir))
     if "compile" in parts:
         publish("compile", compile_section(compile_times(args.build_dir)))
     print(f"\nwrote {RESULTS}")
