@@ -164,7 +164,7 @@ TEST_CASE("Convolution and pooling gradients match finite differences", "[conv][
 TEST_CASE("Pad2D puts a border of its value around each channel, each side its own", "[conv]") {
   Sequential<double> net(Shape{2, 2, 3});
   net.add_pad2d(1, 0, 2, 1, -1.5).add_dense<Identity>(1);
-  CHECK(net.layer(0).outputs == 2 * 5 * 4);
+  CHECK(net.layer(0).outputs == Index{2} * 5 * 4);
   Matrix x(1, 12);
   for (Index i = 0; i < 12; ++i)
     x(0, i) = double(i);

@@ -243,6 +243,14 @@ TEST_CASE("load_onnx names the node, its op and the opset of what it does not su
     m.output("y");
     refused(m.save(dir), {"node 0", "(Relu, opset 13)"});
   }
+  SECTION("a node without an output (found by the fuzzer: Shape's was read regardless)") {
+    Model m;
+    m.graph().add_node()->set_op_type("Shape");
+    m.graph().mutable_node(0)->add_input("x");
+    m.gemm("x", "y", 4, 3);
+    m.output("y");
+    refused(m.save(dir), {"node 0 (Shape, opset 13)", "it has no output"});
+  }
   SECTION("an activation with nothing to attach to") {
     Model m;
     m.node("Relu", {"x"}, "y");

@@ -206,6 +206,8 @@ class PlanReader {
   void read_node(const ::onnx::NodeProto& n) {
     if (!n.domain().empty() && n.domain() != "ai.onnx")
       fail(n, "the domain '" + n.domain() + "' is not supported; " + std::string(supported));
+    // Every op read here writes its result to output 0, which the handlers read without asking.
+    if (n.output_size() < 1 || n.output(0).empty()) fail(n, "it has no output");
     const std::string& op = n.op_type();
     if (op == "Constant") return constant(n);
     if (op == "Shape") return shape_of(n);
@@ -320,10 +322,11 @@ class PlanReader {
   std::vector<std::int64_t> ints_attribute(const ::onnx::NodeProto& n, std::string_view name,
                                            std::vector<std::int64_t> otherwise) const {
     const auto* a = typed(n, name, ::onnx::AttributeProto::INTS, "a list of integers");
-    return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : otherwise;
+    if (!a) return otherwise;
+    return {a->ints().begin(), a->ints().end()};
   }
   std::string string_attribute(const ::onnx::NodeProto& n, std::string_view name,
-                               std::string otherwise) const {
+                               const std::string& otherwise) const {
     const auto* a = typed(n, name, ::onnx::AttributeProto::STRING, "a string");
     return a ? a->s() : otherwise;
   }
@@ -493,22 +496,16 @@ class PlanReader {
       fail(n, "its input is an image of " + shape_.string() + "; a Flatten must come first");
   }
 
-  void gemm(const ::onnx::NodeProto& n) {
-    only_attributes(n, {"alpha", "beta", "transA", "transB", "broadcast"});
-    expect_current(n);
-    need_flat(n);
-    if (int_attribute(n, "transA", 0) != 0) fail(n, "transA must be 0: the input is (batch, in)");
-    const std::int64_t trans_b = int_attribute(n, "transB", 0);
-    if (trans_b != 0 && trans_b != 1) fail(n, "transB must be 0 or 1");
-    const double alpha = float_attribute(n, "alpha", 1), beta = float_attribute(n, "beta", 1);
-    const Constant& B = constant_input(n, 1, "weight (B)");
+  // A Dense of weight B (in, out), or (out, in) transposed, times alpha: W (in, out) column-major.
+  DenseStep dense_step(const ::onnx::NodeProto& n, const Constant& B, bool transposed,
+                       double alpha) const {
     if (B.rank() != 2)
       fail(n, "its weight (B) must have 2 dimensions, not " + std::to_string(B.rank()));
-    const Index in = static_cast<Index>(trans_b ? B.dims[1] : B.dims[0]);
-    const Index out = static_cast<Index>(trans_b ? B.dims[0] : B.dims[1]);
+    const Index in = static_cast<Index>(transposed ? B.dims[1] : B.dims[0]);
+    const Index out = static_cast<Index>(transposed ? B.dims[0] : B.dims[1]);
     if (in != shape_.size())
       fail(n, "its weight (B) of " + std::to_string(B.dims[0]) + "x" + std::to_string(B.dims[1]) +
-                  (trans_b ? " (transposed)" : "") + " takes " + std::to_string(in) +
+                  (transposed ? " (transposed)" : "") + " takes " + std::to_string(in) +
                   " inputs, but the layer before gives " + std::to_string(shape_.size()));
     if (out < 1) fail(n, "its weight (B) has no outputs");
     DenseStep d;
@@ -518,7 +515,20 @@ class PlanReader {
     for (Index o = 0; o < out; ++o)
       for (Index i = 0; i < in; ++i)
         d.W[static_cast<std::size_t>(o * in + i)] =
-            alpha * B.values[static_cast<std::size_t>(trans_b ? o * in + i : i * out + o)];
+            alpha * B.values[static_cast<std::size_t>(transposed ? o * in + i : i * out + o)];
+    return d;
+  }
+
+  void gemm(const ::onnx::NodeProto& n) {
+    only_attributes(n, {"alpha", "beta", "transA", "transB", "broadcast"});
+    expect_current(n);
+    need_flat(n);
+    if (int_attribute(n, "transA", 0) != 0) fail(n, "transA must be 0: the input is (batch, in)");
+    const std::int64_t trans_b = int_attribute(n, "transB", 0);
+    if (trans_b != 0 && trans_b != 1) fail(n, "transB must be 0 or 1");
+    const double alpha = float_attribute(n, "alpha", 1), beta = float_attribute(n, "beta", 1);
+    DenseStep d = dense_step(n, constant_input(n, 1, "weight (B)"), trans_b != 0, alpha);
+    const Index out = d.out;
     if (has_input(n, 2)) {
       const Constant& C = constant_input(n, 2, "bias (C)");
       const auto dims = C.squeezed();
@@ -540,21 +550,8 @@ class PlanReader {
     only_attributes(n, {});
     expect_current(n);
     need_flat(n);
-    const Constant& B = constant_input(n, 1, "weight");
-    if (B.rank() != 2) fail(n, "its weight must have 2 dimensions (in, out)");
-    const Index in = static_cast<Index>(B.dims[0]), out = static_cast<Index>(B.dims[1]);
-    if (in != shape_.size())
-      fail(n, "its weight of " + std::to_string(in) + "x" + std::to_string(out) + " takes " +
-                  std::to_string(in) + " inputs, but the layer before gives " +
-                  std::to_string(shape_.size()));
-    if (out < 1) fail(n, "its weight has no outputs");
-    DenseStep d;
-    d.in = in;
-    d.out = out;
-    d.W.resize(static_cast<std::size_t>(in * out));
-    for (Index o = 0; o < out; ++o)
-      for (Index i = 0; i < in; ++i)
-        d.W[static_cast<std::size_t>(o * in + i)] = B.values[static_cast<std::size_t>(i * out + o)];
+    DenseStep d = dense_step(n, constant_input(n, 1, "weight (B)"), false, 1);
+    const Index out = d.out;
     shape_ = {out, 1, 1};
     plan_.steps.emplace_back(std::move(d));
     advance(n);
