@@ -30,12 +30,14 @@ namespace {
 
 using namespace backprop;
 
+#ifdef BACKPROP_WITH_ONNX
 // The rows an ONNX model is given: a CSV's columns, or an IDX file's images times `scale`.
 Eigen::MatrixXd onnx_rows(const std::string& data_path, char delimiter, double scale) {
   if (data_path.ends_with(".csv"))
     return read_csv<double>(data_path, {.delimiter = delimiter}).features;
   return scale * read_idx<double>(data_path);
 }
+#endif
 
 int run_onnx([[maybe_unused]] const cli::Parser& args, const std::string& model_path,
              [[maybe_unused]] const std::string& data_path) {
