@@ -30,6 +30,8 @@
 
 #include "../config.hpp"
 #include "../layers/conv2d.hpp"
+#include "../layers/pad2d.hpp"
+#include "../layers/pool2d.hpp"
 #include "../shape.hpp"
 #include "tensor.hpp"
 
@@ -61,10 +63,9 @@ struct Sides {
     return {top + o.top, left + o.left, bottom + o.bottom, right + o.right};
   }
 };
-/// Pad2D: a border of `value` (0, or -infinity before a max pool).
+/// Pad2D: a border of settings.value (0, or -infinity before a max pool).
 struct PadStep {
-  Sides sides;
-  double value = 0;
+  Pad2DSettings settings;  ///< its input shape, sides and border
 };
 struct PoolStep {
   bool max = true;
@@ -709,9 +710,9 @@ class PlanReader {
   // A Pad2D step of `sides` and `value` before the layer to come, unless it pads nothing.
   void pad_step(const Sides& sides, double value) {
     if (sides.none()) return;
-    plan_.steps.emplace_back(PadStep{sides, value});
-    shape_ = {shape_.channels, sides.top + shape_.height + sides.bottom,
-              sides.left + shape_.width + sides.right};
+    const Pad2DSettings pad{shape_, sides.top, sides.left, sides.bottom, sides.right, value};
+    plan_.steps.emplace_back(PadStep{pad});
+    shape_ = pad.output();
   }
 
   void need_image(const ::onnx::NodeProto& n) const {
@@ -741,12 +742,11 @@ class PlanReader {
     // Its padding, with that of a zero Pad right before it: Conv2D's own where both sides of
     // each axis agree, else a Pad2D in front.
     Sides sides = padding(n, kernel, c.stride);
-    if (pad_open_ && std::get<PadStep>(plan_.steps.back()).value == 0) {
-      const Sides before = std::get<PadStep>(plan_.steps.back()).sides;
+    if (pad_open_ && std::get<PadStep>(plan_.steps.back()).settings.value == 0) {
+      const Pad2DSettings before = std::get<PadStep>(plan_.steps.back()).settings;
       plan_.steps.pop_back();
-      shape_ = {shape_.channels, shape_.height - before.top - before.bottom,
-                shape_.width - before.left - before.right};
-      sides = sides + before;
+      shape_ = before.input;
+      sides = sides + Sides{before.top, before.left, before.bottom, before.right};
     }
     if (sides.symmetric()) {
       c.padding = {sides.top, sides.left};

@@ -72,7 +72,8 @@ Sequential<Scalar> build(const Plan& plan, const std::string& file) {
             tensors.push_back(&s.W);
             if (s.bias) tensors.push_back(&s.b);
           } else if constexpr (std::is_same_v<S, PadStep>) {
-            net.add_pad2d(s.sides.top, s.sides.left, s.sides.bottom, s.sides.right, s.value);
+            const Pad2DSettings& p = s.settings;
+            net.add_pad2d(p.top, p.left, p.bottom, p.right, p.value);
           } else if constexpr (std::is_same_v<S, PoolStep>) {
             if (s.max)
               net.add_max_pool2d(s.window, s.stride);

@@ -31,6 +31,9 @@
 #include "../config.hpp"
 #include "../io/bytes.hpp"
 #include "../io/file.hpp"
+#include "../layers/conv2d.hpp"
+#include "../layers/pad2d.hpp"
+#include "../layers/pool2d.hpp"
 #include "../shape.hpp"
 #include "../version.hpp"
 
@@ -187,9 +190,14 @@ void save_onnx(const Net& net, const std::filesystem::path& path) {
   std::vector<std::int64_t> input_dims{static_cast<std::int64_t>(net.widths().front())};
   bool image = false;  // whether the current value is (batch, c, h, w)
   Shape shape{net.widths().front(), 1, 1};
+  // Shapes and windows as the kinds' records hold them: u64 words, largest dimension first
+  // (a braced list reads them in order).
   auto shape_from = [](io::Reader& r) {
-    const auto c = r.u64(), h = r.u64(), w = r.u64();
-    return Shape{static_cast<Index>(c), static_cast<Index>(h), static_cast<Index>(w)};
+    return Shape{static_cast<Index>(r.u64()), static_cast<Index>(r.u64()),
+                 static_cast<Index>(r.u64())};
+  };
+  auto window_from = [](io::Reader& r) {
+    return Window{static_cast<Index>(r.u64()), static_cast<Index>(r.u64())};
   };
   auto config_of = [&](std::size_t i) {
     std::vector<std::uint8_t> bytes;
@@ -271,45 +279,46 @@ void save_onnx(const Net& net, const std::filesystem::path& path) {
       shape = {info.outputs, 1, 1};
     } else if (kind == "conv2d") {
       const std::string act = r.text(256);
-      r.u8();
-      const Shape input = shape_from(r);
-      std::int64_t v[7];
-      for (auto& x : v)
-        x = static_cast<std::int64_t>(r.u64());  // filters, kernel, stride, padding
-      to_image(input);
+      r.u8();  // the bias flag: a bias is there when there are two tensors
+      Conv2DSettings c{shape_from(r)};
+      c.filters = static_cast<Index>(r.u64());
+      c.kernel = window_from(r);
+      c.stride = window_from(r);
+      c.padding = window_from(r);
+      to_image(c.input);
       // W (K, filters) column-major is Conv's weight (filters, c, kh, kw) row-major.
-      std::vector<std::string> inputs{
-          g.tensor("weight", {v[0], input.channels, v[1], v[2]}, tensors[0])};
-      if (tensors.size() > 1) inputs.push_back(g.tensor("bias", {v[0]}, tensors[1]));
+      std::vector<std::string> inputs{g.tensor(
+          "weight", {c.filters, c.input.channels, c.kernel.height, c.kernel.width}, tensors[0])};
+      if (tensors.size() > 1) inputs.push_back(g.tensor("bias", {c.filters}, tensors[1]));
       auto& n = g.node("Conv", inputs);
-      GraphWriter::ints(n, "kernel_shape", {v[1], v[2]});
-      GraphWriter::ints(n, "strides", {v[3], v[4]});
-      GraphWriter::ints(n, "pads", {v[5], v[6], v[5], v[6]});
+      GraphWriter::ints(n, "kernel_shape", {c.kernel.height, c.kernel.width});
+      GraphWriter::ints(n, "strides", {c.stride.height, c.stride.width});
+      GraphWriter::ints(n, "pads",
+                        {c.padding.height, c.padding.width, c.padding.height, c.padding.width});
       activation(g, act, i);
-      shape = Shape{v[0], (input.height + 2 * v[5] - v[1]) / v[3] + 1,
-                    (input.width + 2 * v[6] - v[2]) / v[4] + 1};
+      shape = c.output();
     } else if (kind == "max_pool2d" || kind == "avg_pool2d") {
-      const Shape input = shape_from(r);
-      std::int64_t v[4];
-      for (auto& x : v)
-        x = static_cast<std::int64_t>(r.u64());  // window, stride
-      to_image(input);
+      Pool2DSettings p{shape_from(r)};
+      p.window = window_from(r);
+      p.stride = window_from(r);
+      to_image(p.input);
       auto& n = g.node(kind == "max_pool2d" ? "MaxPool" : "AveragePool");
-      GraphWriter::ints(n, "kernel_shape", {v[0], v[1]});
-      GraphWriter::ints(n, "strides", {v[2], v[3]});
-      shape =
-          Shape{input.channels, (input.height - v[0]) / v[2] + 1, (input.width - v[1]) / v[3] + 1};
+      GraphWriter::ints(n, "kernel_shape", {p.window.height, p.window.width});
+      GraphWriter::ints(n, "strides", {p.stride.height, p.stride.width});
+      shape = p.output();
     } else if (kind == "pad2d") {
-      const Shape input = shape_from(r);
-      std::int64_t v[4];
-      for (auto& x : v)
-        x = static_cast<std::int64_t>(r.u64());  // top, left, bottom, right
-      const double value = r.f64();
-      to_image(input);
+      Pad2DSettings p{shape_from(r)};
+      p.top = static_cast<Index>(r.u64());
+      p.left = static_cast<Index>(r.u64());
+      p.bottom = static_cast<Index>(r.u64());
+      p.right = static_cast<Index>(r.u64());
+      p.value = r.f64();
+      to_image(p.input);
       const std::string pads = g.tensor(
-          "pads", {8}, {0, 0, double(v[0]), double(v[1]), 0, 0, double(v[2]), double(v[3])}, true);
-      g.node("Pad", {pads, g.tensor("value", {}, {value})});
-      shape = Shape{input.channels, input.height + v[0] + v[2], input.width + v[1] + v[3]};
+          "pads", {8},
+          {0, 0, double(p.top), double(p.left), 0, 0, double(p.bottom), double(p.right)}, true);
+      g.node("Pad", {pads, g.tensor("value", {}, {p.value})});
+      shape = p.output();
     } else if (kind == "batch_norm") {
       const Shape input = shape_from(r);
       const double momentum = r.f64(), epsilon = r.f64();
