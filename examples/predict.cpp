@@ -30,6 +30,14 @@ namespace {
 
 using namespace backprop;
 
+// Where the predictions go: the file of --output (opened into `file`), or the terminal.
+std::ostream& output_of(const cli::Parser& args, std::ofstream& file) {
+  if (args.text("output").empty()) return std::cout;
+  file.open(args.text("output"));
+  if (!file) throw FileError(args.text("output") + ": cannot open for writing");
+  return file;
+}
+
 #ifdef BACKPROP_WITH_ONNX
 // The rows an ONNX model is given: a CSV's columns, or an IDX file's images times `scale`.
 Eigen::MatrixXd onnx_rows(const std::string& data_path, char delimiter, double scale) {
@@ -37,21 +45,14 @@ Eigen::MatrixXd onnx_rows(const std::string& data_path, char delimiter, double s
     return read_csv<double>(data_path, {.delimiter = delimiter}).features;
   return scale * read_idx<double>(data_path);
 }
-#endif
 
-int run_onnx([[maybe_unused]] const cli::Parser& args, const std::string& model_path,
-             [[maybe_unused]] const std::string& data_path) {
-#ifdef BACKPROP_WITH_ONNX
-  const double scale = args.number("scale", 0);
+int run_onnx(const cli::Parser& args, const std::string& model_path, const std::string& data_path) {
   const auto net = load_onnx<double>(model_path);
-  const Eigen::MatrixXd x = onnx_rows(data_path, args.character("delimiter"), scale);
+  const Eigen::MatrixXd x =
+      onnx_rows(data_path, args.character("delimiter"), args.number("scale", 0));
   const Eigen::MatrixXd predicted = net.predict(x);
   std::ofstream file;
-  if (!args.text("output").empty()) {
-    file.open(args.text("output"));
-    if (!file) throw FileError(args.text("output") + ": cannot open for writing");
-  }
-  std::ostream& out = file.is_open() ? file : std::cout;
+  std::ostream& out = output_of(args, file);
   out << std::setprecision(6);
   for (Index r = 0; r < predicted.rows(); ++r)
     for (Index c = 0; c < predicted.cols(); ++c)
@@ -62,22 +63,19 @@ int run_onnx([[maybe_unused]] const cli::Parser& args, const std::string& model_
     if (labels.size() != static_cast<std::size_t>(predicted.rows()))
       throw FormatError(args.text("labels") + ": " + std::to_string(labels.size()) +
                         " labels for " + std::to_string(predicted.rows()) + " rows");
-    Index hits = 0;
-    for (Index r = 0; r < predicted.rows(); ++r) {
-      Index best = 0;
-      predicted.row(r).maxCoeff(&best);
-      hits += best == labels[static_cast<std::size_t>(r)];
-    }
-    std::cerr << "accuracy " << double(hits) / double(predicted.rows()) << " over "
+    const auto classes = static_cast<int>(predicted.cols());
+    std::cerr << "accuracy " << accuracy(predicted, one_hot<double>(labels, classes)) << " over "
               << predicted.rows() << " rows\n";
   }
   return 0;
+}
 #else
+int run_onnx(const cli::Parser&, const std::string& model_path, const std::string&) {
   throw cli::Error(model_path +
                    ": this build cannot read ONNX (it needs backprop::onnx: "
                    "libonnx-dev libprotobuf-dev)");
-#endif
 }
+#endif
 
 int run(const cli::Parser& args) {
   const std::string model_path = args.text("model");
@@ -113,11 +111,7 @@ int run(const cli::Parser& args) {
     predicted = net.predict(data.features);
 
   std::ofstream file;
-  if (!args.text("output").empty()) {
-    file.open(args.text("output"));
-    if (!file) throw FileError(args.text("output") + ": cannot open for writing");
-  }
-  std::ostream& out = file.is_open() ? file : std::cout;
+  std::ostream& out = output_of(args, file);
   for (const auto& name : features)
     out << name << ",";
   out << "predicted " << target << (has_target ? "," + target : "") << "\n";

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <backprop/data/split.hpp>
+#include <backprop/metrics.hpp>
+
 #include "case.hpp"
 
 namespace {
@@ -29,14 +32,12 @@ bool run(const std::filesystem::path& dir, double rtol, double atol, const std::
             << "x" << got.cols() << ", largest difference " << (got - want).cwiseAbs().maxCoeff()
             << ", largest relative " << relative << "\n";
   if (!labels.empty()) {
-    const Eigen::MatrixXd y = test::onnx_case::read_batch(labels);
-    Eigen::Index hits = 0;
-    for (Eigen::Index r = 0; r < got.rows(); ++r) {
-      Eigen::Index mine = 0;
-      got.row(r).maxCoeff(&mine);
-      hits += double(mine) == y(r, 0);
-    }
-    std::cout << "accuracy " << double(hits) / double(got.rows()) << "\n";
+    const Eigen::VectorXd y = test::onnx_case::read_batch(labels).reshaped();
+    std::vector<int> classes(static_cast<std::size_t>(y.size()));
+    for (Eigen::Index r = 0; r < y.size(); ++r)
+      classes[static_cast<std::size_t>(r)] = static_cast<int>(y(r));
+    const auto one_hot = backprop::one_hot<double>(classes, static_cast<int>(got.cols()));
+    std::cout << "accuracy " << backprop::accuracy(got, one_hot) << "\n";
   }
   if (!out.empty()) backprop::save_onnx(net, out);
   return excess <= 0;
