@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks", "peers"))
 import fashion_mnist_torch as peer  # noqa: E402
+from make_cases import write_case  # noqa: E402
 
 F = torch.nn.functional
 
@@ -97,20 +98,6 @@ def evaluate(model, x):
     return values[model.graph.output[0].name]
 
 
-def write_case(directory, net, example, x, labels):
-    os.makedirs(os.path.join(directory, "test_data_set_0"), exist_ok=True)
-    path = os.path.join(directory, "model.onnx")
-    torch.onnx.export(net, example, path, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=13)
-    with torch.no_grad():
-        y = net(x)
-    for role, tensor in (("input_0", x.reshape(len(x), -1)), ("output_0", y), ("labels", labels)):
-        proto = onnx.numpy_helper.from_array(tensor.numpy())
-        with open(os.path.join(directory, "test_data_set_0", role + ".pb"), "wb") as f:
-            f.write(proto.SerializeToString())
-    return y
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runner", required=True)
@@ -136,7 +123,7 @@ def main():
         train(net, x_train.reshape((-1,) + shape), y_train)
         case = os.path.join(args.work, name)
         x = x_test.reshape((-1,) + shape)
-        y = write_case(case, net, x[:1], x, y_test)
+        y = write_case(case, net, x, extra=(("labels", y_test),))
         torch_accuracy = float((y.argmax(1) == y_test).float().mean())
         exported = os.path.join(args.work, name + "_exported.onnx")
         atol = 1e-5 * float(y.abs().max())

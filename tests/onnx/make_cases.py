@@ -9,7 +9,6 @@ Every case is seeded, so a rerun writes the same models (up to the exporter's ve
 import os
 import sys
 
-import numpy
 import onnx
 import onnx.numpy_helper
 import torch
@@ -90,21 +89,27 @@ def cases():
                                             nn.Flatten(), nn.Linear(2 * 3 * 7, 3)), (1, 7, 7), 13
 
 
-def write(directory, name, module, shape, opset, batch=5):
+def write_case(case, module, x, opset=13, extra=()):
+    """CASE/model.onnx, module (in eval mode) exported as traced on x, and CASE/test_data_set_0 with
+    x, module(x) and each (role, tensor) of extra; returns module(x). interop.py writes its cases
+    with it too."""
     module.eval()
-    x = torch.randn((batch,) + tuple(shape))
     with torch.no_grad():
         y = module(x)
-    case = os.path.join(directory, name)
     os.makedirs(os.path.join(case, "test_data_set_0"), exist_ok=True)
-    torch.onnx.export(module, x, os.path.join(case, "model.onnx"), input_names=["input"],
-                      output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-                      opset_version=opset)
-    onnx.checker.check_model(onnx.load(os.path.join(case, "model.onnx")))
-    for role, tensor in (("input_0", x), ("output_0", y)):
-        proto = onnx.numpy_helper.from_array(tensor.numpy().astype(numpy.float32))
+    path = os.path.join(case, "model.onnx")
+    torch.onnx.export(module, x, path, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset)
+    onnx.checker.check_model(onnx.load(path))
+    for role, tensor in (("input_0", x), ("output_0", y)) + tuple(extra):
+        proto = onnx.numpy_helper.from_array(tensor.numpy())
         with open(os.path.join(case, "test_data_set_0", role + ".pb"), "wb") as f:
             f.write(proto.SerializeToString())
+    return y
+
+
+def write(directory, name, module, shape, opset, batch=5):
+    write_case(os.path.join(directory, name), module, torch.randn((batch,) + tuple(shape)), opset)
 
 
 def main():
